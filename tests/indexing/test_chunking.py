@@ -1,0 +1,86 @@
+from indexing.chunking import FrenchStructureNodeParser, article_label, heading_of, split_structure
+from llama_index.core.schema import Document
+
+CASF_STYLE = """Titre III — Personnes âgées
+
+Chapitre II — Allocation personnalisée d'autonomie
+
+Section 1 — Allocation à domicile
+
+Article L. 232-1
+Toute personne âgée résidant en France qui se trouve dans l'incapacité d'assumer les conséquences du manque d'autonomie a droit à une allocation personnalisée d'autonomie.
+
+Art. R. 232-7
+L'équipe médico-sociale comprend au moins un médecin et un travailleur social.
+
+Annexe 2-1
+Variable | Modalité
+Cohérence | A
+"""
+
+
+def test_article_aware_chunking_of_casf_style_text():
+    chunks = split_structure(CASF_STYLE, max_chars=1200, overlap_chars=100)
+    assert [c.article for c in chunks] == ["L. 232-1", "R. 232-7", "Annexe 2-1"]
+    first = chunks[0]
+    assert first.section_path == (
+        "Titre III — Personnes âgées",
+        "Chapitre II — Allocation personnalisée d'autonomie",
+        "Section 1 — Allocation à domicile",
+        "Article L. 232-1",
+    )
+    assert first.text.startswith("Toute personne âgée")
+    assert "travailleur social" in chunks[1].text and "Toute personne" not in chunks[1].text
+    # A table stays readable, row by row.
+    assert chunks[2].text == "Variable | Modalité\nCohérence | A"
+
+
+def test_markdown_headings_nest_and_articles_are_leaves():
+    text = "# Circulaire\n\n## 1. Instruction\n\n### Article 3 — Délais\n\nDeux mois.\n\n## 2. Recours\n\nRAPO sous deux mois."
+    chunks = split_structure(text, 1200, 100)
+    assert [c.section_path for c in chunks] == [
+        ("Circulaire", "1. Instruction", "Article 3 — Délais"),
+        ("Circulaire", "2. Recours"),
+    ]
+    assert chunks[0].article == "3"
+
+
+def test_numbered_plain_headings_only_outside_markdown():
+    assert heading_of("2.3 Visite à domicile") == (2, "2.3 Visite à domicile")
+    assert heading_of("2.3 Visite à domicile", markdown=True) is None
+    assert heading_of("1. La personne dépose son dossier complet auprès du département.") is None
+    assert heading_of("Question 4 : quel plafond horaire ?")[0] == 9
+
+
+def test_pages_are_kept_from_form_feeds():
+    text = "Article 1\nPremière page.\fSuite de l'article sur la page deux.\n\nArticle 2\nTexte."
+    chunks = split_structure(text, 1200, 100)
+    assert [(c.article, c.page) for c in chunks] == [("1", 1), ("2", 2)]
+
+
+def test_long_sections_fall_back_to_size_limits_with_overlap():
+    sentences = " ".join(f"La phrase numéro {i} décrit une règle précise du plan d'aide." for i in range(60))
+    chunks = split_structure(f"Article 5\n{sentences}", max_chars=400, overlap_chars=120)
+    assert len(chunks) > 3
+    assert all(len(c.text) <= 400 for c in chunks)
+    assert all(c.article == "5" for c in chunks)
+    # Consecutive pieces share their boundary sentence (overlap), and nothing is lost.
+    assert chunks[0].text.split(". ")[-1].rstrip(".") in chunks[1].text
+    joined = " ".join(c.text for c in chunks)
+    assert all(f"numéro {i} " in joined for i in range(60))
+
+
+def test_article_label_normalisation():
+    assert article_label("Article L. 232-14 — Délai") == "L. 232-14"
+    assert article_label("Art. D. 245-4") == "D. 245-4"
+    assert article_label("Annexe 2-5") == "Annexe 2-5"
+    assert article_label("Chapitre 2") is None
+
+
+def test_node_parser_carries_metadata_and_drops_repeated_title():
+    parser = FrenchStructureNodeParser(max_chars=1200, overlap_chars=100)
+    nodes = parser.get_nodes(Document(text="# Guide APA\n\n## Visite\n\nLa visite est obligatoire.", metadata={"title": "Guide APA", "doc_type": "circulaire"}))
+    assert len(nodes) == 1
+    assert nodes[0].metadata["section_path"] == "Visite"
+    assert nodes[0].metadata["doc_type"] == "circulaire"
+    assert nodes[0].metadata["chunk_index"] == 0

@@ -133,6 +133,137 @@ def status(collection: Optional[str] = CollectionOption) -> None:
     console.print(f"Total : {sum(counts.values())} passages, {len(docs)} documents.")
 
 
+def _search_filter(territoire: Optional[str], doc_type: Optional[str], groupes: Optional[str], settings: Settings,
+                   historique: bool = False):
+    from assistant.components.vector_store import SearchFilter
+
+    def split(value: Optional[str]) -> tuple[str, ...]:
+        return tuple(v.strip() for v in value.split(",") if v.strip()) if value else ()
+
+    for t in split(doc_type):
+        if t not in DOC_TYPES:
+            err_console.print(f"[bold red]Erreur :[/] type inconnu « {t} » ; valeurs possibles : {', '.join(DOC_TYPES)}.")
+            raise typer.Exit(2)
+    return SearchFilter(doc_types=split(doc_type), territories=split(territoire),
+                        groups=split(groupes) or tuple(settings.access.default_groups), include_abrogated=historique)
+
+
+TerritoireOption = typer.Option(None, "--territoire", "-t", help="Départements (codes séparés par des virgules, ex. 13,59) ; les textes nationaux restent inclus.")
+TypeOption = typer.Option(None, "--type", help=f"Types de documents (séparés par des virgules) : {', '.join(DOC_TYPES)}.")
+GroupesOption = typer.Option(None, "--groupes", help="Groupes de l'utilisateur (documents à diffusion restreinte), ex. dep-59.")
+HistoriqueOption = typer.Option(False, "--historique", help="Inclure les textes abrogés.")
+
+
+@app.command()
+def search(
+    query: str = typer.Argument(..., help="La question ou les mots recherchés."),
+    territoire: Optional[str] = TerritoireOption,
+    doc_type: Optional[str] = TypeOption,
+    groupes: Optional[str] = GroupesOption,
+    historique: bool = HistoriqueOption,
+    top_k: Optional[int] = typer.Option(None, "--top-k", "-k", min=1, max=200, help="Nombre de passages (défaut : réglages)."),
+    mode: str = typer.Option("hybrid", "--mode", help="hybrid (défaut), dense ou sparse (BM25 seul)."),
+    as_json: bool = typer.Option(False, "--json", help="Sortie JSON (liste de passages) pour d'autres outils."),
+    collection: Optional[str] = CollectionOption,
+) -> None:
+    """Rechercher les passages les plus pertinents, avec leurs références de citation."""
+    import json
+
+    from assistant.retrieval.retriever import QueryError
+
+    if mode not in ("hybrid", "dense", "sparse"):
+        err_console.print("[bold red]Erreur :[/] --mode doit valoir hybrid, dense ou sparse.")
+        raise typer.Exit(2)
+    settings = _settings(collection)
+    search_filter = _search_filter(territoire, doc_type, groupes, settings, historique)
+    with _services(settings) as services:
+        try:
+            result = services.retriever.run(query, search_filter, top_k=top_k, mode=mode)  # type: ignore[arg-type]
+        except QueryError as exc:
+            err_console.print(f"[bold red]Erreur :[/] {exc}")
+            raise typer.Exit(2) from exc
+    if as_json:
+        fields = ("doc_id", "title", "section_path", "article", "page", "territory", "doc_type", "score", "text")
+        print(json.dumps([p.model_dump(include=set(fields)) for p in result.passages], ensure_ascii=False, indent=2))
+        return
+    if result.expansion.changed:
+        console.print(f"[dim]Glossaire : recherche élargie avec « {' ; '.join(result.expansion.added)} »[/]")
+    if not result.passages:
+        console.print("Aucun passage trouvé.")
+    for rank, p in enumerate(result.passages, start=1):
+        console.print(f"[bold]{rank}. {p.location()}[/]  [dim]({p.doc_type}, {p.territory}, score {p.score:.3f})[/]")
+        console.print("   " + (p.text[:400] + ("…" if len(p.text) > 400 else "")).replace("\n", " "))
+
+
+@app.command()
+def ask(
+    question: str = typer.Argument(..., help="La question, en français."),
+    mode: Optional[str] = typer.Option(None, "--mode", "-m", help="extractif, generatif ou auto (défaut : réglages)."),
+    comparer: Optional[str] = typer.Option(None, "--comparer", help="Comparer des départements (codes séparés par des virgules, ex. 13,59,69)."),
+    territoire: Optional[str] = TerritoireOption,
+    doc_type: Optional[str] = TypeOption,
+    groupes: Optional[str] = GroupesOption,
+    as_json: bool = typer.Option(False, "--json", help="Afficher l'objet réponse complet en JSON."),
+    collection: Optional[str] = CollectionOption,
+) -> None:
+    """Poser une question à l'assistant : réponse sourcée (ou abstention), citations vérifiées."""
+    from assistant.retrieval.retriever import QueryError
+
+    if mode not in (None, "extractif", "generatif", "auto"):
+        err_console.print("[bold red]Erreur :[/] --mode doit valoir extractif, generatif ou auto.")
+        raise typer.Exit(2)
+    settings = _settings(collection)
+    search_filter = _search_filter(territoire, doc_type, groupes, settings)
+    with _services(settings) as services:
+        try:
+            if comparer:
+                response = services.assistant.compare(question, comparer.split(","), groups=search_filter.groups)
+            else:
+                response = services.assistant.ask(question, mode=mode, search_filter=search_filter)
+        except (QueryError, ValueError) as exc:
+            err_console.print(f"[bold red]Erreur :[/] {exc}")
+            raise typer.Exit(2) from exc
+    if as_json:
+        print(response.model_dump_json(indent=2))
+        return
+    _print_response(response)
+
+
+def _print_response(response) -> None:
+    badge = "[yellow]ABSTENTION[/]" if response.abstained else ("[magenta]génératif[/]" if response.mode == "generatif" else "[cyan]extractif[/]")
+    console.print(f"Mode : {badge}")
+    for warning in response.warnings:
+        console.print(f"[yellow]⚠ {warning}[/]")
+    if response.glossary_added:
+        console.print(f"[dim]Glossaire : {' ; '.join(response.glossary_added)}[/]")
+    console.print(response.answer)
+    if response.comparison:
+        table = Table(title="Comparaison des territoires")
+        for column in ("Territoire", "Statut", "Note", "Source"):
+            table.add_column(column)
+        for row in response.comparison.territories:
+            source = "; ".join(f"{c.title} › {c.section_path}" for c in row.citations) or "—"
+            table.add_row(row.name, row.status, row.note, source)
+        console.print(table)
+    if response.citations:
+        console.print("\n[bold]Sources[/]")
+        for c in response.citations:
+            page = f", p. {c.page}" if c.page else ""
+            console.print(f"[{c.marker}] {c.title}{' › ' + c.section_path if c.section_path else ''}{page} ({c.territory})")
+    v = response.verification
+    if v.checked:
+        console.print(f"[dim]Vérification : {v.supported}/{v.checked} phrase(s) étayée(s) par leurs sources.[/]")
+
+
+def _register_subcommands() -> None:
+    from assistant.cli_llm import llm_app
+
+    app.add_typer(llm_app, name="llm", help="Serveur LLM local (vLLM ou llama.cpp) : démarrer, arrêter, état.")
+
+
+_register_subcommands()
+
+
 def main() -> None:
     app()
 

@@ -23,6 +23,33 @@ class Services:
 
         return QdrantStore(self.settings.qdrant, PROJECT_ROOT)
 
+    @cached_property
+    def retriever(self):
+        from assistant.components.reranker import build_reranker
+        from assistant.components.sparse import FrenchBM25Encoder
+        from assistant.retrieval.retriever import HybridRetriever
+        from assistant.text.glossary import default_glossary
+
+        return HybridRetriever(
+            self.settings.retrieval, self.embedder, self.store, FrenchBM25Encoder(self.settings.sparse),
+            default_glossary(), build_reranker(self.settings.reranker),
+        )
+
+    @cached_property
+    def llm(self):
+        from assistant.answering.generative import GenerativeSteps
+        from assistant.components.llm import LLMClient, resolve_llm_settings
+
+        return GenerativeSteps(LLMClient(resolve_llm_settings(self.settings.llm)))
+
+    @cached_property
+    def assistant(self):
+        from assistant.answering.service import AssistantService
+        from assistant.components.llm import resolve_llm_settings
+
+        return AssistantService(self.settings.answer, resolve_llm_settings(self.settings.llm), self.retriever,
+                                self.embedder, self.llm)
+
     def ingestion_pipeline(self, on_batch=None):
         from indexing.pipeline import IngestionPipeline
 

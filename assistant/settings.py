@@ -43,6 +43,11 @@ class QdrantSettings(BaseModel):
 
     path: Path | None = Path(".cache/qdrant")
     url: str | None = None
+    embedded_engine: Literal["edge", "local"] = Field(
+        "edge",
+        description="Embedded index (no url): 'edge' = Qdrant Edge (HNSW, payload indexes; in "
+        "<path>/edge/), 'local' = qdrant-client's local mode (brute force in Python, small corpora).",
+    )
     api_key: str | None = None
     collection: str = "autonomie"
     timeout_s: float = Field(10.0, gt=0)
@@ -101,6 +106,16 @@ class RerankerSettings(BaseModel):
     top_n: int = Field(30, ge=1)
 
 
+class AnswerSettings(BaseModel):
+    """Answer composition and the evidence thresholds under which the assistant abstains."""
+
+    max_passages: int = Field(8, ge=1, le=40)
+    max_sentences: int = Field(4, ge=1, le=12)
+    min_similarity: float = Field(0.80, ge=0, le=1, description="Best sentence cosine with the question.")
+    min_coverage: float = Field(0.34, ge=0, le=1, description="Share of the question's content words found in the top passages.")
+    min_support: float = Field(0.6, gt=0, le=1, description="Share of a generated sentence's words found in its cited passages.")
+
+
 class LLMSettings(BaseModel):
     """Any OpenAI-compatible endpoint: vLLM in production, llama.cpp's server in development."""
 
@@ -139,6 +154,27 @@ class AccessSettings(BaseModel):
     default_groups: list[str] = Field(default_factory=list)
 
 
+class UISettings(BaseModel):
+    """The server (``autonomie serve``): chat UI, HTTP API, access control, feedback, uploads."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    auth: Literal["none", "gradio", "header"] = Field(
+        "none", description="none: open (loopback only); gradio: login with users_file; header: trusted proxy headers."
+    )
+    users_file: Path | None = Field(None, description="YAML: users → password_hash, groups, api_key_hash.")
+    user_header: str = "X-Remote-User"
+    groups_header: str = "X-Remote-Groups"
+    trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"],
+                                       description="header mode: client addresses allowed to set the headers.")
+    upload_groups: list[str] = Field(default_factory=lambda: ["televersement"],
+                                     description="Groups whose members may upload documents.")
+    anonymous_upload: bool = Field(True, description="auth none: may the (loopback) user upload?")
+    upload_dir: Path = Path(".cache/uploads")
+    max_upload_mb: float = Field(20.0, gt=0)
+    feedback_db: Path = Path(".cache/feedback.sqlite3")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="AUTONOMIE_", env_nested_delimiter="__", extra="ignore")
 
@@ -151,8 +187,10 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = RetrievalSettings()
     reranker: RerankerSettings = RerankerSettings()
     llm: LLMSettings = LLMSettings()
+    answer: AnswerSettings = AnswerSettings()
     data: DataSettings = DataSettings()
     access: AccessSettings = AccessSettings()
+    ui: UISettings = UISettings()
 
     @field_validator("profiles", mode="before")
     @classmethod

@@ -85,25 +85,28 @@ class ManifestError(ValueError):
 
 
 def load_manifest(folder: Path) -> dict[Path, ManifestEntry] | None:
-    """Entries of ``folder/manifest.yaml`` keyed by absolute file path, or None without a manifest."""
-    manifest_file = folder / "manifest.yaml"
-    if not manifest_file.exists():
+    """Entries of ``folder/manifest.yaml`` and of the fragments ``folder/manifest.d/*.yaml``, keyed by
+    absolute file path; None when the folder has neither."""
+    files = [folder / "manifest.yaml"] if (folder / "manifest.yaml").exists() else []
+    files += sorted((folder / "manifest.d").glob("*.yaml")) if (folder / "manifest.d").is_dir() else []
+    if not files:
         return None
-    raw = yaml.safe_load(manifest_file.read_text(encoding="utf-8")) or {}
-    items = raw.get("documents", raw) if isinstance(raw, dict) else raw
-    if not isinstance(items, list):
-        raise ManifestError(f"{manifest_file} : liste « documents » attendue.")
     entries: dict[Path, ManifestEntry] = {}
     seen_ids: set[str] = set()
-    for position, item in enumerate(items, start=1):
-        try:
-            entry = ManifestEntry.model_validate(item)
-        except ValidationError as exc:
-            raise ManifestError(f"{manifest_file}, entrée n° {position} invalide : {exc}") from exc
-        if entry.id in seen_ids:
-            raise ManifestError(f"{manifest_file} : identifiant en double « {entry.id} ».")
-        seen_ids.add(entry.id)
-        entries[(folder / entry.file).resolve()] = entry
+    for manifest_file in files:
+        raw = yaml.safe_load(manifest_file.read_text(encoding="utf-8")) or []
+        items = raw.get("documents", []) if isinstance(raw, dict) else raw
+        if not isinstance(items, list):
+            raise ManifestError(f"{manifest_file} : liste de documents attendue.")
+        for position, item in enumerate(items, start=1):
+            try:
+                entry = ManifestEntry.model_validate(item)
+            except ValidationError as exc:
+                raise ManifestError(f"{manifest_file}, entrée n° {position} invalide : {exc}") from exc
+            if entry.id in seen_ids:
+                raise ManifestError(f"{manifest_file} : identifiant en double « {entry.id} ».")
+            seen_ids.add(entry.id)
+            entries[(folder / entry.file).resolve()] = entry
     return entries
 
 

@@ -8,7 +8,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -97,6 +97,46 @@ class SearchFilter:
                     models.FieldCondition(key=key, range=models.DatetimeRange(**bound)),
                 ]))
         return models.Filter(must=must)
+
+
+class VectorStore(Protocol):
+    """What the pipeline, retrieval and CLI use: ``QdrantStore`` (server or qdrant-client's local mode)
+    and ``EdgeStore`` (Qdrant Edge, embedded). ``query_filter`` is each engine's own filter, except for
+    ``EdgeStore`` which takes a ``SearchFilter``."""
+
+    location: str
+    collection: str
+
+    def close(self) -> None: ...
+    def exists(self) -> bool: ...
+    def ensure_collection(self, dimension: int) -> None: ...
+    def drop(self) -> None: ...
+    def upsert(self, records: list[PointRecord]) -> None: ...
+    def delete_points(self, ids: Iterable[str]) -> None: ...
+    def scroll_payloads(self, fields: list[str] | bool = True, query_filter: Any = None) -> Iterator[tuple[str, dict]]: ...
+    def doc_states(self) -> dict[str, DocState]: ...
+    def count(self, query_filter: Any = None) -> int: ...
+    def counts_by(self, *fields: str) -> Counter: ...
+    def query_hybrid(
+        self,
+        dense: np.ndarray | None,
+        sparse: SparseVector | None,
+        *,
+        limit: int,
+        prefetch_k: int,
+        search_filter: SearchFilter | None = None,
+        rrf_k: int = 60,
+        weights: tuple[float, float] = (1.0, 1.0),
+    ) -> list[ScoredPoint]: ...
+
+
+def build_store(settings: QdrantSettings, project_root: Path) -> VectorStore:
+    """A server when ``url`` is set, else the embedded engine chosen by ``embedded_engine``."""
+    if settings.url or settings.embedded_engine == "local":
+        return QdrantStore(settings, project_root)
+    from assistant.components.edge_store import EdgeStore
+
+    return EdgeStore(settings, project_root)
 
 
 def point_id(*parts: str) -> str:

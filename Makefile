@@ -1,0 +1,73 @@
+# Assistant Autonomie — make help lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.DEFAULT_GOAL := help
+.PHONY: help install demo test test-fast corpus ingest serve llm llm-stop bench bench-ingest bench-retrieval bench-answer eval eval-check clean
+
+help: ## Affiche cette aide
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP) ## Installe l'environnement .venv (torch CPU d'abord, puis le projet)
+
+demo: install ## Tâche principale : indexe le corpus de démonstration puis lance le serveur (chat sur http://$(HOST):$(PORT))
+	$(BIN)/autonomie ingest corpus/
+	$(BIN)/autonomie status
+	$(BIN)/autonomie serve --host $(HOST) --port $(PORT)
+
+test: install ## Lance toute la suite de tests (modèles réels, Qdrant embarqué, serveur LLM local)
+	bash deploy/local/install-llm-server.sh $(BIN)/python
+	AUTONOMIE_REQUIRE_LLM=1 $(BIN)/python -m pytest
+
+test-fast: install ## Tests sans les tests lents
+	$(BIN)/python -m pytest -m "not slow"
+
+corpus: install ## Régénère les fichiers DOCX/PDF du corpus de démonstration à partir de corpus/sources
+	$(BIN)/python corpus/build.py
+
+ingest: install ## Indexe le corpus de démonstration (idempotent)
+	$(BIN)/autonomie ingest corpus/
+
+serve: install ## Lance le serveur (chat Gradio + API) sur l'index existant
+	$(BIN)/autonomie serve --host $(HOST) --port $(PORT)
+
+llm: install ## Installe et démarre le serveur LLM local (vLLM si GPU, sinon llama.cpp) en arrière-plan
+	bash deploy/local/install-llm-server.sh $(BIN)/python
+	$(BIN)/autonomie llm serve --detach
+
+llm-stop: ## Arrête le serveur LLM local
+	$(BIN)/autonomie llm stop
+
+bench: bench-ingest bench-retrieval bench-answer ## Tous les bancs d'essai (résultats dans bench/results/)
+
+bench-ingest: install ## Banc d'ingestion → bench/results/ingest.{json,md}
+	$(BIN)/python -m bench.ingest
+
+bench-retrieval: install ## Banc de recherche → bench/results/retrieval.{json,md}
+	$(BIN)/python -m bench.retrieval
+
+bench-answer: install ## Banc des réponses → bench/results/answer.{json,md}
+	$(BIN)/python -m bench.answer
+
+eval: install ## Évaluation (RAGAS + recherche + citations) → eval/reports/<horodatage>/
+	$(BIN)/python -m eval.run $(if $(DATASET),--dataset $(DATASET)) $(if $(CORPUS),--corpus $(CORPUS)) $(if $(LIMIT),--limit $(LIMIT))
+
+eval-check: install ## Échoue si la dernière évaluation passe sous les seuils (eval/thresholds.yaml)
+	$(BIN)/python -m eval.check
+
+clean: ## Supprime les index et caches locaux (pas le .venv)
+	rm -rf .cache/qdrant .cache/test-qdrant

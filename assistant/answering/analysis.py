@@ -1,0 +1,61 @@
+"""Deterministic question analysis (used when no capable LLM drives the tools): follow-ups,
+territories, which sources to search, comparison intent."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from assistant.answering.schema import Turn
+from assistant.answering.territories import detect_territories
+from assistant.text.french import fold
+
+_FOLLOW_UP_RE = re.compile(
+    r"^(?:et|mais|alors|donc|aussi|idem|pareil)\b|\b(?:il|elle|ils|elles|ce|cet|cette|ces|celui|celle|ça|cela|y|en)\b\s*\??$"
+    r"|^(?:et|pour)\s+(?:le|la|les|l'|un|une|dans|en|au|pour|si)\b",
+    re.IGNORECASE,
+)
+_GEVA_RE = re.compile(r"\bgeva\b|\bvolets?\b|évaluation des besoins de compensation|equipe pluridisciplinaire", re.IGNORECASE)
+_PRACTICE_RE = re.compile(
+    r"départements?|territoires?|territorial|pratiques?|rdas|règlement départemental|localement|chez nous|conseil départemental",
+    re.IGNORECASE,
+)
+_COMPARE_RE = re.compile(r"compar|différen|diverg|harmonis|écart|selon les départements|d'un département à l'autre|chaque département",
+                         re.IGNORECASE)
+
+
+@dataclass
+class QuestionAnalysis:
+    standalone: str
+    territories: list[str]
+    search_geva: bool
+    search_practices: bool
+    compare: bool
+    sub_questions: list[str] = field(default_factory=list)
+
+
+def condense(question: str, history: list[Turn]) -> str:
+    """A follow-up ("Et dans le Nord ?") becomes standalone by borrowing the previous question."""
+    previous = next((t.content for t in reversed(history) if t.role == "user"), None)
+    if not previous:
+        return question
+    short = len(fold(question).split()) <= 6
+    if short or _FOLLOW_UP_RE.search(question.strip()):
+        return f"{previous.rstrip(' ?')} — {question}"
+    return question
+
+
+def analyse(question: str, history: list[Turn], selected_territories: list[str] | None = None) -> QuestionAnalysis:
+    standalone = condense(question, history)
+    own = detect_territories(question)
+    territories = selected_territories or own or (detect_territories(standalone) if standalone != question else [])
+    compare = bool(_COMPARE_RE.search(question)) and (len(territories) != 1)
+    return QuestionAnalysis(
+        standalone=standalone,
+        territories=territories,
+        search_geva=bool(_GEVA_RE.search(standalone)),
+        search_practices=bool(territories) or bool(_PRACTICE_RE.search(standalone)),
+        compare=compare,
+        sub_questions=[s.strip() + " ?" for s in re.split(r"\?\s+(?=\S)", standalone.strip()) if s.strip()][:3]
+        if standalone.count("?") > 1 else [],
+    )

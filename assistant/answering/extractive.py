@@ -1,0 +1,90 @@
+"""Extractive answers: the most relevant sentences of the retrieved passages, quoted verbatim and cited.
+
+This is what a CPU-only site gets, so it also decides whether the evidence suffices (abstention).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from assistant.answering.sentences import content_terms, coverage, split_sentences
+from assistant.retrieval.retriever import Passage
+
+_INJECTION_RE = re.compile(
+    r"ignor\w*\s+(?:les|toutes?\s+les|tes|vos)?\s*(?:consignes|instructions|règles)|oublie\w*\s+(?:les|tes|vos)\s+(?:consignes|instructions)"
+    r"|tu\s+es\s+(?:désormais|maintenant)|system\s*prompt|ignore\s+(?:all|previous)\s+instructions",
+    re.IGNORECASE,
+)
+
+
+def looks_like_injection(text: str) -> bool:
+    return bool(_INJECTION_RE.search(text))
+
+
+@dataclass
+class SelectedSentence:
+    passage_index: int
+    text: str
+    score: float
+    similarity: float
+
+
+@dataclass
+class Evidence:
+    """How well the passages answer: best sentence similarity and query-term coverage."""
+
+    similarity: float
+    coverage: float
+    sentences: list[SelectedSentence]
+
+
+class SentenceSelector:
+    """Scores every sentence of the top passages against the question (dense + lexical + rank)."""
+
+    def __init__(self, embedder, max_passages: int = 5, max_sentences: int = 4, relative_cut: float = 0.85):
+        self.embedder = embedder
+        self.max_passages = max_passages
+        self.max_sentences = max_sentences
+        self.relative_cut = relative_cut
+
+    def run(self, question: str, expansion_terms: str, passages: list[Passage]) -> Evidence:
+        candidates: list[tuple[int, str]] = []
+        for index, passage in enumerate(passages[: self.max_passages]):
+            units = split_sentences(passage.text)
+            for position, unit in enumerate(units):
+                if looks_like_injection(unit) or len(unit) < 15:
+                    continue
+                if unit.endswith(":"):  # a list's lead-in brings its items along
+                    following = [u for u in units[position + 1: position + 7] if u.startswith(("-", "•", "–"))]
+                    unit = "\n".join([unit, *following]) if following else unit
+                candidates.append((index, unit))
+        query_terms = content_terms(question)
+        top_coverage = coverage(query_terms | content_terms(expansion_terms) if not query_terms else query_terms,
+                                " ".join(p.text + " " + p.title + " " + p.section_path for p in passages[:3]))
+        if not candidates:
+            return Evidence(0.0, top_coverage, [])
+        query_vector = self.embedder.embed_queries([question])[0]
+        sentence_vectors = self.embedder.embed_passages([text for _, text in candidates])
+        similarities = sentence_vectors @ query_vector
+        scored = []
+        for (index, text), similarity in zip(candidates, similarities):
+            lexical = coverage(query_terms, text) if query_terms else 0.0
+            prior = 1.0 / (1 + index)
+            scored.append(SelectedSentence(index, text, float(0.6 * similarity + 0.25 * lexical + 0.15 * prior), float(similarity)))
+        scored.sort(key=lambda s: s.score, reverse=True)
+        chosen: list[SelectedSentence] = []
+        for candidate in scored:
+            if len(chosen) >= self.max_sentences or candidate.score < self.relative_cut * scored[0].score:
+                break
+            if any(_redundant(candidate.text, c.text) for c in chosen):
+                continue
+            chosen.append(candidate)
+        return Evidence(float(np.max(similarities)), top_coverage, chosen)
+
+
+def _redundant(a: str, b: str) -> bool:
+    ta, tb = content_terms(a), content_terms(b)
+    return bool(ta and tb) and len(ta & tb) / min(len(ta), len(tb)) > 0.7

@@ -1,0 +1,89 @@
+"""The response object shared by the CLI, the UI, the HTTP API and the evaluation."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+AnswerMode = Literal["generatif", "extractif"]
+PracticeStatus = Literal["conforme", "divergent", "contraire", "non_trouve"]
+
+
+class Turn(BaseModel):
+    role: Literal["user", "assistant"]
+    content: str
+
+
+class Citation(BaseModel):
+    """``[marker]`` in the answer points to this passage."""
+
+    marker: int
+    doc_id: str
+    title: str
+    doc_type: str
+    territory: str
+    section_path: str = ""
+    article: str | None = None
+    page: int | None = None
+    passage: str
+    quote: str | None = Field(None, description="The exact words of the passage the sentence relies on.")
+    source_file: str = ""
+    date: str | None = None
+    score: float = 0.0
+
+
+class SentenceCheck(BaseModel):
+    sentence: str
+    markers: list[int]
+    supported: bool
+    support: float = Field(description="Share of the sentence's content words and numbers found in its passages.")
+    reason: str = ""
+
+
+class Verification(BaseModel):
+    checked: int = 0
+    supported: int = 0
+    sentences: list[SentenceCheck] = Field(default_factory=list)
+    removed: list[str] = Field(default_factory=list)
+    unknown_markers: list[int] = Field(default_factory=list)
+
+    @property
+    def all_supported(self) -> bool:
+        return self.checked == self.supported and not self.unknown_markers
+
+
+class TerritoryPractice(BaseModel):
+    territory: str
+    name: str
+    practice: str
+    citations: list[Citation] = Field(default_factory=list)
+    status: PracticeStatus
+    note: str = ""
+
+
+class Comparison(BaseModel):
+    question: str
+    national_rule: str
+    national_citations: list[Citation] = Field(default_factory=list)
+    territories: list[TerritoryPractice] = Field(default_factory=list)
+    summary: str = ""
+
+
+class AssistantResponse(BaseModel):
+    question: str
+    standalone_question: str
+    mode: AnswerMode
+    answer: str
+    citations: list[Citation] = Field(default_factory=list)
+    verification: Verification = Field(default_factory=Verification)
+    abstained: bool = False
+    abstention_reason: str | None = None
+    glossary_added: list[str] = Field(default_factory=list)
+    territories: list[str] = Field(default_factory=list)
+    pii_masked: list[str] = Field(default_factory=list, description="Kinds of personal data masked (never the values).")
+    comparison: Comparison | None = None
+    tool_calls: list[str] = Field(default_factory=list)
+    timings: dict[str, float] = Field(default_factory=dict)
+    tokens: dict[str, int] = Field(default_factory=dict)
+    warnings: list[str] = Field(default_factory=list)

@@ -1,0 +1,75 @@
+"""French départements: codes, names, and their detection in a question."""
+
+from __future__ import annotations
+
+import re
+
+from assistant.text.french import fold
+
+DEPARTEMENTS: dict[str, str] = {
+    "01": "Ain", "02": "Aisne", "03": "Allier", "04": "Alpes-de-Haute-Provence", "05": "Hautes-Alpes",
+    "06": "Alpes-Maritimes", "07": "Ardèche", "08": "Ardennes", "09": "Ariège", "10": "Aube", "11": "Aude",
+    "12": "Aveyron", "13": "Bouches-du-Rhône", "14": "Calvados", "15": "Cantal", "16": "Charente",
+    "17": "Charente-Maritime", "18": "Cher", "19": "Corrèze", "2A": "Corse-du-Sud", "2B": "Haute-Corse",
+    "21": "Côte-d'Or", "22": "Côtes-d'Armor", "23": "Creuse", "24": "Dordogne", "25": "Doubs", "26": "Drôme",
+    "27": "Eure", "28": "Eure-et-Loir", "29": "Finistère", "30": "Gard", "31": "Haute-Garonne", "32": "Gers",
+    "33": "Gironde", "34": "Hérault", "35": "Ille-et-Vilaine", "36": "Indre", "37": "Indre-et-Loire",
+    "38": "Isère", "39": "Jura", "40": "Landes", "41": "Loir-et-Cher", "42": "Loire", "43": "Haute-Loire",
+    "44": "Loire-Atlantique", "45": "Loiret", "46": "Lot", "47": "Lot-et-Garonne", "48": "Lozère",
+    "49": "Maine-et-Loire", "50": "Manche", "51": "Marne", "52": "Haute-Marne", "53": "Mayenne",
+    "54": "Meurthe-et-Moselle", "55": "Meuse", "56": "Morbihan", "57": "Moselle", "58": "Nièvre", "59": "Nord",
+    "60": "Oise", "61": "Orne", "62": "Pas-de-Calais", "63": "Puy-de-Dôme", "64": "Pyrénées-Atlantiques",
+    "65": "Hautes-Pyrénées", "66": "Pyrénées-Orientales", "67": "Bas-Rhin", "68": "Haut-Rhin", "69": "Rhône",
+    "70": "Haute-Saône", "71": "Saône-et-Loire", "72": "Sarthe", "73": "Savoie", "74": "Haute-Savoie",
+    "75": "Paris", "76": "Seine-Maritime", "77": "Seine-et-Marne", "78": "Yvelines", "79": "Deux-Sèvres",
+    "80": "Somme", "81": "Tarn", "82": "Tarn-et-Garonne", "83": "Var", "84": "Vaucluse", "85": "Vendée",
+    "86": "Vienne", "87": "Haute-Vienne", "88": "Vosges", "89": "Yonne", "90": "Territoire de Belfort",
+    "91": "Essonne", "92": "Hauts-de-Seine", "93": "Seine-Saint-Denis", "94": "Val-de-Marne", "95": "Val-d'Oise",
+    "971": "Guadeloupe", "972": "Martinique", "973": "Guyane", "974": "La Réunion", "976": "Mayotte",
+}
+
+_NAME_PATTERNS = sorted(
+    ((code, re.compile(r"(?<![\w-])" + re.escape(fold(name)).replace(r"\-", r"[\s-]") + r"(?![\w-])"))
+     for code, name in DEPARTEMENTS.items()),
+    key=lambda item: -len(item[1].pattern),  # "Haute-Loire" before "Loire"
+)
+# A number counts as a département only next to a word that says so ("département 59", "le 13", "(33)").
+_CODE_RE = re.compile(
+    r"(?:d[ée]partements?|d[ée]p\.?|cd|conseil d[ée]partemental(?: du| de la| de l')?|dans le|du|le|en)\s+"
+    r"((?:\d{2,3}|2[ab])(?:\s*(?:,|et|ou)\s*(?:\d{2,3}|2[ab]))*)\b|\((\d{2,3}|2[ab])\)",
+    re.IGNORECASE,
+)
+
+
+def name_of(code: str) -> str:
+    return DEPARTEMENTS.get(code.upper(), code)
+
+
+def normalise_code(code: str) -> str | None:
+    code = code.strip().upper()
+    if code.isdigit() and len(code) == 1:
+        code = "0" + code
+    return code if code in DEPARTEMENTS else None
+
+
+def detect_territories(text: str) -> list[str]:
+    """Département codes named in ``text`` (by number in context, or by name), in order of appearance."""
+    found: list[tuple[int, str]] = []
+    for match in _CODE_RE.finditer(text):
+        group = match.group(1) or match.group(2)
+        for code in re.findall(r"\d{2,3}|2[ab]", group, re.IGNORECASE):
+            if (normal := normalise_code(code)) is not None:
+                found.append((match.start(), normal))
+    folded = fold(text)
+    taken: list[tuple[int, int]] = []
+    for code, pattern in _NAME_PATTERNS:
+        for match in pattern.finditer(folded):
+            if any(start <= match.start() < end for start, end in taken):
+                continue
+            # "Nord" alone is a direction as often as a département: require a capital in the original.
+            if code == "59" and not text[match.start():match.start() + 1].isupper():
+                continue
+            taken.append((match.start(), match.end()))
+            found.append((match.start(), code))
+    ordered = [code for _, code in sorted(found, key=lambda item: item[0])]
+    return list(dict.fromkeys(ordered))

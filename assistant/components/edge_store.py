@@ -1,0 +1,278 @@
+"""The embedded index on Qdrant Edge: Qdrant's own engine in-process (HNSW, payload indexes, sparse
+inverted index with IDF), with the same interface and query semantics as ``QdrantStore``.
+
+On disk: ``<qdrant.path>/edge/<collection>/`` (the shard) and ``<collection>.lock`` beside it, held
+with ``flock`` by the process that has the store open, so a second process gets ``StoreLockedError``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import json
+import os
+import shutil
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from assistant.components.sparse import SparseVector
+from assistant.components.vector_store import (
+    DATETIME_FIELDS,
+    DENSE,
+    KEYWORD_FIELDS,
+    SPARSE,
+    DocState,
+    PointRecord,
+    ScoredPoint,
+    SearchFilter,
+    StoreError,
+    StoreLockedError,
+)
+from assistant.settings import QdrantSettings
+
+EDGE_DIR = "edge"
+CONFIG_FILE = "edge_config.json"  # written by Qdrant Edge at creation: the shard's persisted config
+
+
+def to_edge_filter(search_filter: SearchFilter) -> Any:
+    """``SearchFilter`` as Qdrant Edge conditions: the same tree as ``SearchFilter.to_qdrant()``."""
+    import qdrant_edge as qe
+
+    f = search_filter
+
+    def any_of(key: str, values: Iterable[str]) -> Any:
+        return qe.FieldCondition(key=key, match=qe.MatchAny(any=list(values)))
+
+    must: list[Any] = [any_of("visibility", ("public", *f.groups))]
+    if f.doc_types:
+        must.append(any_of("doc_type", f.doc_types))
+    if f.territories:
+        allowed = (*f.territories, "national") if f.include_national else f.territories
+        must.append(any_of("territory", allowed))
+    if f.doc_ids:
+        must.append(any_of("doc_id", f.doc_ids))
+    if not f.include_abrogated:
+        must.append(qe.FieldCondition(key="validity", match=qe.MatchValue(value="en_vigueur")))
+    if f.valid_at is not None:
+        moment = dt.datetime.combine(f.valid_at, dt.time(), tzinfo=dt.timezone.utc).isoformat()
+        for key, bound in (("valid_from", {"lte": moment}), ("valid_until", {"gte": moment})):
+            must.append(qe.Filter(should=[
+                qe.IsEmptyCondition(key=key),
+                qe.IsNullCondition(key=key),
+                qe.FieldCondition(key=key, range=qe.RangeDateTime(**bound)),
+            ]))
+    return qe.Filter(must=must)
+
+
+class EdgeStore:
+    """Same public methods as ``QdrantStore``; filters are given as ``SearchFilter``."""
+
+    def __init__(self, settings: QdrantSettings, project_root: Path):
+        if settings.url or settings.path is None:
+            raise StoreError("Qdrant Edge est un index embarqué : indiquez « qdrant.path », pas « qdrant.url ».")
+        self.settings = settings
+        self.collection = settings.collection
+        root = settings.path if settings.path.is_absolute() else project_root / settings.path
+        root = root / EDGE_DIR
+        root.mkdir(parents=True, exist_ok=True)
+        self._dir = root / self.collection
+        self.location = str(self._dir)
+        self._lock_fd: int | None = _lock(root / f"{self.collection}.lock", self._dir)
+        self._dirty = False
+        self._shard: Any = None
+        try:
+            if (self._dir / CONFIG_FILE).exists():
+                from qdrant_edge import EdgeShard
+
+                self._shard = EdgeShard.load(str(self._dir))
+        except BaseException:
+            self._release()
+            raise
+
+    def close(self) -> None:
+        """Optimizes the shard if it was written to (builds HNSW, vacuums deletions), flushes, unlocks."""
+        shard, self._shard = self._shard, None
+        try:
+            if shard is not None:
+                try:
+                    if self._dirty:
+                        shard.optimize()
+                    shard.flush()
+                finally:
+                    shard.close()
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing the descriptor releases the flock
+            self._lock_fd = None
+
+    def _require(self) -> Any:
+        if self._shard is None:
+            raise StoreError(
+                f"La collection « {self.collection} » n'existe pas encore : lancez d'abord "
+                "« autonomie ingest corpus/ »."
+            )
+        return self._shard
+
+    # --- collection -------------------------------------------------------------------------------
+    def exists(self) -> bool:
+        return self._shard is not None
+
+    def ensure_collection(self, dimension: int) -> None:
+        import qdrant_edge as qe
+
+        if self.exists():
+            current = _stored_dimension(self._dir)
+            if current != dimension:
+                raise StoreError(
+                    f"La collection « {self.collection} » a des vecteurs de dimension {current}, le modèle "
+                    f"d'embedding configuré en produit {dimension}. Utilisez une autre collection "
+                    "(--collection) ou réindexez après suppression."
+                )
+            return
+        config = qe.EdgeConfig(
+            vectors={DENSE: qe.EdgeVectorParams(size=dimension, distance=qe.Distance.Cosine)},
+            sparse_vectors={SPARSE: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
+        )
+        shard = qe.EdgeShard.create(str(self._dir), config)
+        for name in KEYWORD_FIELDS:
+            shard.update(qe.UpdateOperation.create_field_index(name, qe.PayloadSchemaType.Keyword))
+        for name in DATETIME_FIELDS:
+            shard.update(qe.UpdateOperation.create_field_index(name, qe.PayloadSchemaType.Datetime))
+        self._shard = shard
+
+    def drop(self) -> None:
+        if self._shard is not None:
+            self._shard.close()
+            self._shard = None
+            self._dirty = False
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+    # --- writes -----------------------------------------------------------------------------------
+    def upsert(self, records: list[PointRecord]) -> None:
+        """Durable once it returns: Edge appends each update to its write-ahead log first."""
+        import qdrant_edge as qe
+
+        shard = self._require()
+        points = [
+            qe.Point(
+                r.id,
+                {
+                    DENSE: np.asarray(r.dense, dtype=np.float32),
+                    SPARSE: qe.SparseVector(list(r.sparse.indices), list(r.sparse.values)),
+                },
+                r.payload,
+            )
+            for r in records
+        ]
+        if points:
+            shard.update(qe.UpdateOperation.upsert_points(points))
+            self._dirty = True
+
+    def delete_points(self, ids: Iterable[str]) -> None:
+        import qdrant_edge as qe
+
+        ids = list(ids)
+        if ids:
+            self._require().update(qe.UpdateOperation.delete_points(ids))
+            self._dirty = True
+
+    # --- reads ------------------------------------------------------------------------------------
+    def scroll_payloads(
+        self, fields: list[str] | bool = True, query_filter: SearchFilter | None = None
+    ) -> Iterator[tuple[str, dict]]:
+        import qdrant_edge as qe
+
+        if not self.exists():
+            return
+        edge_filter = to_edge_filter(query_filter) if query_filter is not None else None
+        offset = None
+        while True:
+            points, offset = self._shard.scroll(qe.ScrollRequest(
+                offset=offset, limit=1024, filter=edge_filter, with_payload=fields, with_vector=False,
+            ))
+            for p in points:
+                yield str(p.id), p.payload or {}
+            if offset is None:
+                return
+
+    def doc_states(self) -> dict[str, DocState]:
+        states: dict[str, DocState] = defaultdict(DocState)
+        for pid, payload in self.scroll_payloads(["doc_id", "source_file"]):
+            state = states[payload["doc_id"]]
+            state.point_ids.add(pid)
+            state.source_file = payload.get("source_file")
+        return dict(states)
+
+    def count(self, query_filter: SearchFilter | None = None) -> int:
+        import qdrant_edge as qe
+
+        if not self.exists():
+            return 0
+        edge_filter = to_edge_filter(query_filter) if query_filter is not None else None
+        return self._shard.count(qe.CountRequest(exact=True, filter=edge_filter))
+
+    def counts_by(self, *fields: str) -> Counter:
+        """Number of chunks per value tuple of ``fields`` (e.g. doc_type, territory)."""
+        return Counter(tuple(str(p.get(f)) for f in fields) for _, p in self.scroll_payloads(list(fields)))
+
+    def query_hybrid(
+        self,
+        dense: np.ndarray | None,
+        sparse: SparseVector | None,
+        *,
+        limit: int,
+        prefetch_k: int,
+        search_filter: SearchFilter | None = None,
+        rrf_k: int = 60,
+        weights: tuple[float, float] = (1.0, 1.0),
+    ) -> list[ScoredPoint]:
+        """Dense and/or sparse search; with both, Edge fuses them (weighted RRF) inside one query."""
+        import qdrant_edge as qe
+
+        shard = self._require()
+        edge_filter = to_edge_filter(search_filter) if search_filter is not None else None
+        branches = []
+        if dense is not None:
+            branches.append(qe.Query.Nearest(np.asarray(dense, dtype=np.float32), using=DENSE))
+        if sparse and sparse.indices:
+            branches.append(qe.Query.Nearest(qe.SparseVector(list(sparse.indices), list(sparse.values)), using=SPARSE))
+        if not branches:
+            return []
+        if len(branches) == 1:
+            request = qe.QueryRequest(limit=limit, query=branches[0], filter=edge_filter, with_payload=True)
+        else:
+            request = qe.QueryRequest(
+                limit=limit,
+                prefetches=[qe.Prefetch(limit=prefetch_k, query=query, filter=edge_filter) for query in branches],
+                query=qe.Fusion.Rrf(k=rrf_k, weights=list(weights)),
+                filter=edge_filter,
+                with_payload=True,
+            )
+        return [ScoredPoint(str(p.id), float(p.score), p.payload or {}) for p in shard.query(request)]
+
+
+def _lock(lock_file: Path, shard_dir: Path) -> int:
+    """Takes the store's exclusive lock (released by the OS if the process dies)."""
+    fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError as exc:
+        os.close(fd)
+        raise StoreLockedError(
+            f"L'index embarqué {shard_dir} est déjà ouvert par un autre processus (le serveur "
+            "« autonomie serve » est-il lancé ?). Arrêtez-le, ou passez par son interface "
+            "(onglet Sources / API), ou utilisez un serveur Qdrant (AUTONOMIE_QDRANT__URL)."
+        ) from exc
+    return fd
+
+
+def _stored_dimension(shard_dir: Path) -> int | None:
+    config = json.loads((shard_dir / CONFIG_FILE).read_text(encoding="utf-8"))
+    return config.get("vectors", {}).get(DENSE, {}).get("size")

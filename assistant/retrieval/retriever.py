@@ -1,0 +1,121 @@
+"""Hybrid retrieval: dense + French BM25 fused inside Qdrant (RRF), optional reranking, cut."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from assistant.components.sparse import FrenchBM25Encoder
+from assistant.components.vector_store import ScoredPoint, SearchFilter
+from assistant.settings import RetrievalSettings
+from assistant.text.glossary import Expansion, Glossary
+
+RetrievalMode = Literal["hybrid", "dense", "sparse"]
+
+
+class QueryError(ValueError):
+    """A query that cannot be searched (French message for the user)."""
+
+
+class Passage(BaseModel):
+    """A retrieved chunk with everything its citation needs."""
+
+    point_id: str
+    doc_id: str
+    title: str
+    doc_type: str
+    territory: str
+    section_path: str = ""
+    article: str | None = None
+    page: int | None = None
+    text: str
+    score: float
+    source_file: str = ""
+    source_url: str | None = None
+    date: str | None = None
+    validity: str = "en_vigueur"
+    chunk_index: int = 0
+
+    @classmethod
+    def from_point(cls, point: ScoredPoint) -> "Passage":
+        p = point.payload
+        return cls(
+            point_id=point.id, score=point.score, doc_id=p["doc_id"], title=p.get("title", p["doc_id"]),
+            doc_type=p.get("doc_type", ""), territory=p.get("territory", ""), section_path=p.get("section_path", ""),
+            article=p.get("article"), page=p.get("page"), text=p.get("text", ""), source_file=p.get("source_file", ""),
+            source_url=p.get("source_url"), date=p.get("date"), validity=p.get("validity", "en_vigueur"),
+            chunk_index=p.get("chunk_index", 0),
+        )
+
+    def location(self) -> str:
+        """Human citation: « Titre › section › article, p. 3 »."""
+        parts = [self.title] + ([self.section_path] if self.section_path else [])
+        where = " › ".join(parts)
+        return f"{where}, p. {self.page}" if self.page else where
+
+
+@dataclass
+class RetrievalResult:
+    query: str
+    expansion: Expansion
+    passages: list[Passage]
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class HybridRetriever:
+    """One retriever component: ``run(query, filter)`` → ranked passages with citation fields."""
+
+    def __init__(self, settings: RetrievalSettings, embedder: Any, store: Any, sparse: FrenchBM25Encoder,
+                 glossary: Glossary, reranker: Any = None):
+        if settings.prefetch_k < settings.top_k:
+            raise ValueError("retrieval : prefetch_k doit être ≥ top_k.")
+        self.settings = settings
+        self.embedder = embedder
+        self.store = store
+        self.sparse = sparse
+        self.glossary = glossary
+        self.reranker = reranker
+
+    def validate(self, query: str) -> str:
+        cleaned = " ".join(query.split())
+        if not cleaned:
+            raise QueryError("La question est vide : saisissez quelques mots.")
+        if len(cleaned) > self.settings.max_query_chars:
+            raise QueryError(
+                f"La question est trop longue ({len(cleaned)} caractères ; maximum "
+                f"{self.settings.max_query_chars}). Reformulez-la plus brièvement."
+            )
+        return cleaned
+
+    def run(self, query: str, search_filter: SearchFilter | None = None, top_k: int | None = None,
+            mode: RetrievalMode = "hybrid") -> RetrievalResult:
+        query = self.validate(query)
+        top_k = top_k or self.settings.top_k
+        timings: dict[str, float] = {}
+        started = time.perf_counter()
+        expansion = self.glossary.expand(query) if self.settings.expand_acronyms else Expansion(query, query)
+        dense = self.embedder.embed_queries([expansion.expanded_query])[0] if mode != "sparse" else None
+        timings["embed"] = time.perf_counter() - started
+        extra = " ".join(expansion.added)
+        sparse = self.sparse.encode_query(query, extra_text=extra) if mode != "dense" else None
+        t0 = time.perf_counter()
+        depth = max(top_k, self.reranker.top_n) if self.reranker else top_k
+        points = self.store.query_hybrid(
+            dense, sparse, limit=depth, prefetch_k=self.settings.prefetch_k, search_filter=search_filter or SearchFilter(),
+            rrf_k=self.settings.rrf_k, weights=(self.settings.dense_weight, self.settings.sparse_weight),
+        )
+        timings["search"] = time.perf_counter() - t0
+        passages = [Passage.from_point(p) for p in points]
+        if self.reranker and passages:
+            t0 = time.perf_counter()
+            scores = self.reranker.scores(expansion.expanded_query, [p.text for p in passages])
+            for passage, score in zip(passages, scores):
+                passage.score = score
+            passages.sort(key=lambda p: p.score, reverse=True)
+            timings["rerank"] = time.perf_counter() - t0
+        passages = [p for p in passages if p.score >= self.settings.min_score][:top_k]
+        timings["total"] = time.perf_counter() - started
+        return RetrievalResult(query, expansion, passages, timings)

@@ -10,11 +10,11 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -111,8 +111,8 @@ class AnswerSettings(BaseModel):
 
     max_passages: int = Field(8, ge=1, le=40)
     max_sentences: int = Field(4, ge=1, le=12)
-    min_similarity: float = Field(0.80, ge=0, le=1, description="Best sentence cosine with the question.")
-    min_coverage: float = Field(0.34, ge=0, le=1, description="Share of the question's content words found in the top passages.")
+    min_similarity: float = Field(0.83, ge=0, le=1, description="Best sentence cosine with the question.")
+    min_coverage: float = Field(0.60, ge=0, le=1, description="IDF-weighted share of the question's content words found together in one top passage.")
     min_support: float = Field(0.6, gt=0, le=1, description="Share of a generated sentence's words found in its cited passages.")
 
 
@@ -173,12 +173,26 @@ class UISettings(BaseModel):
     upload_dir: Path = Path(".cache/uploads")
     max_upload_mb: float = Field(20.0, gt=0)
     feedback_db: Path = Path(".cache/feedback.sqlite3")
+    chat_concurrency: int = Field(4, ge=1, description="Chat answers computed at once (the others wait in line).")
+
+
+class EvalSettings(BaseModel):
+    """The evaluation suite (``make eval``): its own index, reports and the optional LLM judge."""
+
+    qdrant_path: Path = Field(Path(".cache/eval-qdrant"), description="Embedded index of the evaluated corpus (no url).")
+    reports_dir: Path = Path("eval/reports")
+    cache_dir: Path = Field(Path(".cache/eval"), description="Judge answers cached by hash.")
+    retrieval_k: int = Field(10, ge=1, le=100)
+    judge_base_url: str | None = Field(None, description="OpenAI-compatible judge for the LLM RAGAS metrics; None = not measured.")
+    judge_model: str = "local"
+    judge_api_key: str = "sans-cle"
+    judge_timeout_s: float = Field(120.0, gt=0)
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="AUTONOMIE_", env_nested_delimiter="__", extra="ignore")
 
-    profiles: list[str] = Field(default_factory=list)
+    profiles: Annotated[list[str], NoDecode] = Field(default_factory=list)
     embedding: EmbeddingSettings = EmbeddingSettings()
     qdrant: QdrantSettings = QdrantSettings()
     chunking: ChunkingSettings = ChunkingSettings()
@@ -191,6 +205,7 @@ class Settings(BaseSettings):
     data: DataSettings = DataSettings()
     access: AccessSettings = AccessSettings()
     ui: UISettings = UISettings()
+    eval: EvalSettings = EvalSettings()
 
     @field_validator("profiles", mode="before")
     @classmethod

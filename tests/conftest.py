@@ -17,6 +17,8 @@ def make_settings(tmp_path: Path, **sections) -> Settings:
     base = Settings()
     update = {
         "qdrant": base.qdrant.model_copy(update={"path": tmp_path / "qdrant", "collection": "test", "upsert_batch_size": 8}),
+        # Never pick up a developer's running LLM server: tests configure their own endpoint.
+        "llm": base.llm.model_copy(update={"endpoint_file": tmp_path / "no-endpoint.yaml", "base_url": None}),
     }
     for name, values in sections.items():
         update[name] = getattr(base, name).model_copy(update=values)
@@ -48,3 +50,19 @@ def settings(tmp_path) -> Settings:
 @pytest.fixture
 def project_root() -> Path:
     return PROJECT_ROOT
+
+
+@pytest.fixture(scope="session")
+def small_index(tmp_path_factory, embedder):
+    """(settings, services) over the small real corpus of tests/fixture_index.py, built once."""
+    from assistant.services import Services
+    from tests.fixture_index import build_corpus
+
+    root = tmp_path_factory.mktemp("small-index")
+    settings = make_settings(root)
+    services = Services(settings)
+    services.__dict__["embedder"] = embedder  # share the session's loaded model
+    report = services.ingestion_pipeline().run([build_corpus(root / "corpus")])
+    assert not report.failed, report.failed
+    yield settings, services
+    services.close()

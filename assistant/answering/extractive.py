@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from assistant.answering.sentences import content_terms, coverage, split_sentences
+from assistant.text.french import terms
 from assistant.retrieval.retriever import Passage
 
 _INJECTION_RE = re.compile(
@@ -44,8 +45,10 @@ class Evidence:
 class SentenceSelector:
     """Scores every sentence of the top passages against the question (dense + lexical + rank)."""
 
-    def __init__(self, embedder, max_passages: int = 5, max_sentences: int = 4, relative_cut: float = 0.85):
+    def __init__(self, embedder, max_passages: int = 5, max_sentences: int = 4, relative_cut: float = 0.85,
+                 idf=None):
         self.embedder = embedder
+        self.idf = idf or (lambda term: 1.0)
         self.max_passages = max_passages
         self.max_sentences = max_sentences
         self.relative_cut = relative_cut
@@ -62,8 +65,8 @@ class SentenceSelector:
                     unit = "\n".join([unit, *following]) if following else unit
                 candidates.append((index, unit))
         query_terms = content_terms(question)
-        top_coverage = coverage(query_terms | content_terms(expansion_terms) if not query_terms else query_terms,
-                                " ".join(p.text + " " + p.title + " " + p.section_path for p in passages[:3]))
+        top_coverage = max((self._weighted_coverage(query_terms, f"{p.title} {p.section_path} {p.text}")
+                            for p in passages[: self.max_passages]), default=0.0)
         if not candidates:
             return Evidence(0.0, top_coverage, [])
         query_vector = self.embedder.embed_queries([question])[0]
@@ -83,6 +86,14 @@ class SentenceSelector:
                 continue
             chosen.append(candidate)
         return Evidence(float(np.max(similarities)), top_coverage, chosen)
+
+    def _weighted_coverage(self, query_terms: set[str], text: str) -> float:
+        """Share of the question's information (IDF mass) found together in one passage."""
+        if not query_terms:
+            return 0.0
+        present = query_terms & set(terms(text))
+        total = sum(self.idf(t) for t in query_terms)
+        return sum(self.idf(t) for t in present) / total if total else 0.0
 
 
 def _redundant(a: str, b: str) -> bool:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from assistant.answering.extractive import looks_like_injection
 from assistant.answering.schema import Turn
+from assistant.answering.sentences import split_sentences
 from assistant.retrieval.retriever import Passage
+
+REMOVED_INSTRUCTION = "[passage ressemblant à une instruction, retiré]"
 
 NO_ANSWER = "Le corpus ne permet pas de répondre à cette question."
 
@@ -24,11 +28,19 @@ CONDENSE = (
 )
 
 
+def sanitize(text: str) -> str:
+    """Document text is data: sentences that read as instructions to the model are withheld."""
+    if not looks_like_injection(text):
+        return text
+    return " ".join(REMOVED_INSTRUCTION if looks_like_injection(s) else s for s in split_sentences(text))
+
+
 def evidence_block(passages: list[Passage]) -> str:
     blocks = []
     for i, p in enumerate(passages, start=1):
         where = p.location().replace('"', "'")
-        blocks.append(f'<extrait id="{i}" source="{where}" territoire="{p.territory}">\n{p.text}\n</extrait>')
+        body = sanitize(p.text).replace("</extrait>", "")
+        blocks.append(f'<extrait id="{i}" source="{where}" territoire="{p.territory}">\n{body}\n</extrait>')
     return "\n".join(blocks)
 
 

@@ -18,6 +18,7 @@ from assistant.answering.extractive import Evidence, SentenceSelector
 from assistant.answering.pii import KIND_LABELS, mask_personal_data
 from assistant.answering.schema import AssistantResponse, Citation, Comparison, TerritoryPractice, Turn
 from assistant.answering.territories import normalise_code
+from assistant.answering.term_stats import TermStatistics
 from assistant.answering.verification import CitationVerifier
 from assistant.components.vector_store import SearchFilter
 from assistant.retrieval.retriever import Passage, RetrievalResult
@@ -33,7 +34,8 @@ class AssistantService:
         self.llm_settings = llm_settings
         self.retriever = retriever
         self.llm = llm
-        self.selector = SentenceSelector(embedder, max_sentences=settings.max_sentences)
+        self.term_stats = TermStatistics(retriever.store)
+        self.selector = SentenceSelector(embedder, max_sentences=settings.max_sentences, idf=self.term_stats.idf)
         self.verifier = CitationVerifier(settings.min_support)
 
     # --- public API ---------------------------------------------------------------------------

@@ -28,8 +28,8 @@ class CitationVerifier:
         for sentence in split_sentences(answer):
             markers = [int(m) for m in _MARKER_RE.findall(sentence)]
             body = _MARKER_RE.sub("", sentence).strip()
-            if not markers and len(content_terms(body)) < 3:
-                kept.append(sentence)  # connective or heading ("Sources :", "En résumé :")
+            if not markers and (len(content_terms(body)) < 3 or body.endswith(":")):
+                kept.append(sentence)  # connective or lead-in ("Sources :", "D'après les documents :")
                 continue
             check = self._check(body, markers, by_marker)
             verification.checked += 1

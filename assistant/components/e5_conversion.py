@@ -38,6 +38,7 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
+import torch
 
 SOURCE_FILE = "e5-small-q4.bin"
 MARKER_FILE = "e5_conversion.json"
@@ -234,7 +235,6 @@ def build_tokenizer(packed: PackedE5):
 
 def build_encoder(packed: PackedE5):
     """``XLMRobertaModel`` (no pooler) carrying the dequantized weights."""
-    import torch
     from transformers import XLMRobertaConfig, XLMRobertaModel
 
     config = XLMRobertaConfig(
@@ -393,15 +393,39 @@ def ensure_e5_small_model(target_dir: Path) -> Path:
     return target_dir
 
 
+class Int8Linear(torch.nn.Module):
+    """W8A8 linear: per-output-channel int8 weights, per-token dynamic int8 activations."""
+
+    def __init__(self, linear: torch.nn.Linear):
+        super().__init__()
+        weight = linear.weight.detach().float()
+        scale = weight.abs().amax(dim=1).clamp(min=1e-12) / 127.0
+        self.register_buffer("weight_q", torch.round(weight / scale[:, None]).to(torch.int8))
+        self.register_buffer("weight_scale", scale)
+        bias = linear.bias.detach().float() if linear.bias is not None else torch.zeros(len(scale))
+        self.register_buffer("bias", bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        rows = x.reshape(-1, x.shape[-1])
+        x_scale = rows.abs().amax(dim=1, keepdim=True).clamp(min=1e-12) / 127.0
+        x_q = torch.round(rows / x_scale).to(torch.int8)
+        out = torch._int_mm(x_q, self.weight_q.t()).float()
+        out = torch.addcmul(self.bias, out, x_scale * self.weight_scale)
+        return out.reshape(*x.shape[:-1], -1)
+
+
 def quantize_linear_int8(model):
-    """Dynamically quantize a loaded SentenceTransformer's ``nn.Linear`` layers to int8 (in place).
+    """Swap every ``nn.Linear`` of a loaded SentenceTransformer for an int8 version (in place).
 
-    Faster on CPU; embeddings stay within cosine ~0.99 of fp32 (see bench/embedding_speed.py).
+    Weights are quantized per output channel, activations per token at run time, and the
+    products accumulate in int32 (``torch._int_mm``, VNNI on x86). Faster on CPU; embeddings
+    stay at cosine > 0.999 of the fp32 model (measured in tests and bench/embedding_speed.py).
     """
-    import torch
-    from torch.ao.quantization import quantize_dynamic
-
-    return quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            if isinstance(child, torch.nn.Linear):
+                setattr(parent, name, Int8Linear(child))
+    return model
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -152,7 +152,8 @@ class QdrantStore:
         self.collection = settings.collection
         if settings.url:
             self.location = settings.url
-            self.client = QdrantClient(url=settings.url, api_key=settings.api_key, timeout=int(settings.timeout_s))
+            self.client = QdrantClient(url=settings.url, api_key=settings.api_key, timeout=int(settings.timeout_s),
+                                       check_compatibility=False)
             self._check_server()
         else:
             path = settings.path if settings.path.is_absolute() else project_root / settings.path

@@ -1,0 +1,44 @@
+"""Document frequencies of index terms, read from the index itself, for IDF-weighted evidence."""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import Counter
+
+from assistant.text.french import terms
+
+
+class TermStatistics:
+    """Chunk frequency of every term of the collection; recomputed when the point count changes."""
+
+    def __init__(self, store):
+        self.store = store
+        self._lock = threading.Lock()
+        self._count = -1
+        self._df: Counter = Counter()
+        self._n = 0
+
+    def _refresh(self) -> None:
+        count = self.store.count()
+        if count == self._count:
+            return
+        df: Counter = Counter()
+        n = 0
+        for _, payload in self.store.scroll_payloads(["text", "title", "section_path"]):
+            n += 1
+            df.update(set(terms(f"{payload.get('title', '')} {payload.get('section_path', '')} {payload.get('text', '')}")))
+        self._df, self._n, self._count = df, n, count
+        weights = sorted(self._idf(d) for d in df.values())
+        self._unseen = weights[len(weights) // 2] if weights else 1.0
+
+    def _idf(self, df: int) -> float:
+        return math.log(1 + (self._n - df + 0.5) / (df + 0.5))
+
+    def idf(self, term: str) -> float:
+        """BM25's IDF. A term absent from the corpus gets the median weight: it may be a rare topic
+        word (a sign the corpus does not answer) as well as an unusual inflection of a common verb."""
+        with self._lock:
+            self._refresh()
+            df = self._df.get(term, 0)
+            return self._idf(df) if df else self._unseen

@@ -1,0 +1,93 @@
+"""Hybrid retrieval over a real small index: fusion, glossary, filters, visibility, errors."""
+
+import datetime as dt
+
+import pytest
+
+from assistant.components.vector_store import QdrantStore, SearchFilter, StoreUnavailableError
+from assistant.retrieval.retriever import QueryError
+from assistant.settings import QdrantSettings
+
+PUBLIC = SearchFilter()
+NORD = SearchFilter(groups=("dep-59",))
+
+
+def doc_ids(result):
+    return [p.doc_id for p in result.passages]
+
+
+def test_exact_reference_only_bm25_finds_and_hybrid_keeps(small_index):
+    _, services = small_index
+    retriever = services.retriever
+    query = "ZQX-4471"
+    assert doc_ids(retriever.run(query, NORD, top_k=1, mode="sparse")) == ["dep59-guide"]
+    assert "dep59-guide" in doc_ids(retriever.run(query, NORD, top_k=2, mode="hybrid"))
+
+
+def test_paraphrase_only_dense_finds_and_hybrid_keeps(small_index):
+    _, services = small_index
+    retriever = services.retriever
+    query = "argent versé aux personnes âgées vulnérables qui veulent demeurer dans leur logement"
+    assert "dep13-rdas" not in doc_ids(retriever.run(query, PUBLIC, top_k=10, mode="sparse"))
+    assert doc_ids(retriever.run(query, PUBLIC, top_k=1, mode="dense")) == ["dep13-rdas"]
+    assert "dep13-rdas" in doc_ids(retriever.run(query, PUBLIC, top_k=3, mode="hybrid"))
+
+
+def test_acronym_expansion_reaches_full_wording(small_index):
+    _, services = small_index
+    result = services.retriever.run("Qui a droit à l'APA ?", PUBLIC, top_k=3, mode="sparse")
+    assert "allocation personnalisée d'autonomie" in result.expansion.added
+    assert result.passages[0].doc_id == "nat-apa"
+    assert result.passages[0].article == "1"
+
+
+def test_filters_doc_type_and_territory(small_index):
+    _, services = small_index
+    retriever = services.retriever
+    geva_only = retriever.run("délai de décision", SearchFilter(doc_types=("guide_geva",)), top_k=5)
+    assert set(doc_ids(geva_only)) == {"geva"}
+    territory = retriever.run("délai d'instruction APA", SearchFilter(territories=("13",)), top_k=10)
+    assert set(p.territory for p in territory.passages) <= {"13", "national"}
+    assert "dep13-rdas" in doc_ids(territory)
+    local_only = retriever.run("délai d'instruction APA", SearchFilter(territories=("13",), include_national=False), top_k=10)
+    assert set(p.territory for p in local_only.passages) == {"13"}
+
+
+def test_abrogated_texts_only_on_request(small_index):
+    _, services = small_index
+    query = "urgence forfait 40 % trente jours"
+    assert "nat-urgence-2019" not in doc_ids(services.retriever.run(query, PUBLIC, top_k=10))
+    assert "nat-urgence-2019" in doc_ids(services.retriever.run(query, SearchFilter(include_abrogated=True), top_k=10))
+    valid_2025 = SearchFilter(include_abrogated=True, valid_at=dt.date(2025, 1, 1))
+    assert "nat-urgence-2019" not in doc_ids(services.retriever.run(query, valid_2025, top_k=10))
+
+
+def test_restricted_document_never_reaches_other_groups(small_index):
+    _, services = small_index
+    for groups in ((), ("dep-13",)):
+        for mode in ("hybrid", "dense", "sparse"):
+            result = services.retriever.run("objectif interne 45 jours Nord ZQX-4471", SearchFilter(groups=groups), top_k=20, mode=mode)
+            assert "dep59-guide" not in doc_ids(result)
+    assert "dep59-guide" in doc_ids(services.retriever.run("objectif interne 45 jours Nord", NORD, top_k=5))
+
+
+def test_passages_carry_citation_fields(small_index):
+    _, services = small_index
+    passage = services.retriever.run("visite à domicile obligatoire", PUBLIC, top_k=1).passages[0]
+    assert (passage.doc_id, passage.article, passage.doc_type, passage.territory) == ("nat-apa", "3", "circulaire", "national")
+    assert passage.section_path == "1. Conditions › Article 3 — Visite à domicile"
+    assert passage.title.startswith("Circulaire") and passage.source_file.endswith("nat-apa.md")
+    assert "Article 3" in passage.location()
+
+
+@pytest.mark.parametrize("query", ["", "   ", "x" * 10_000])
+def test_empty_and_huge_queries_are_refused_clearly(small_index, query):
+    _, services = small_index
+    with pytest.raises(QueryError, match="vide|trop longue"):
+        services.retriever.run(query)
+
+
+def test_qdrant_server_down_gives_a_clear_error(tmp_path):
+    settings = QdrantSettings(url="http://127.0.0.1:9", timeout_s=1)
+    with pytest.raises(StoreUnavailableError, match="injoignable"):
+        QdrantStore(settings, tmp_path)

@@ -44,6 +44,7 @@ def parse_file(path: Path, max_bytes: int) -> ParsedFile:
     match suffix:
         case ".md" | ".markdown" | ".txt":
             text, warning = read_text(path)
+            text = strip_markdown_emphasis(text)
             docs = [Document(text=text, metadata={"title": _markdown_title(text) or path.stem})]
         case ".html" | ".htm":
             raw, warning = read_text(path)
@@ -173,7 +174,7 @@ def _parse_pdf(path: Path) -> Document:
         if "password" in str(exc).lower() or "decrypt" in str(exc).lower():
             raise ParseError("PDF protégé par un mot de passe") from exc
         raise ParseError(f"PDF illisible ou corrompu ({exc.__class__.__name__})") from exc
-    pages = _strip_running_lines(pages)
+    pages = [_unwrap_lines(page) for page in _strip_running_lines(pages)]
     if not any(p.strip() for p in pages):
         raise ParseError("PDF sans texte extractible (document scanné ? la reconnaissance de caractères n'est pas prise en charge)")
     meta_title = (reader.metadata.title if reader.metadata else None) or None
@@ -197,6 +198,29 @@ def _strip_running_lines(pages: list[str]) -> list[str]:
         )
         for page in pages
     ]
+
+
+_CONTINUATION_RE = re.compile(r"^[a-zà-ÿœ0-9(«»,;:%€)]")
+
+
+def _unwrap_lines(page: str) -> str:
+    """Re-join lines that PDF layout wrapped mid-sentence; collapse runs of spaces."""
+    out: list[str] = []
+    for raw in page.splitlines():
+        line = " ".join(raw.split())
+        if out and out[-1] and line and not out[-1].endswith((".", ":", ";", "!", "?")) and _CONTINUATION_RE.match(line):
+            out[-1] = f"{out[-1]} {line}"
+        else:
+            out.append(line)
+    return "\n".join(out)
+
+
+_EMPHASIS_RE = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
+
+
+def strip_markdown_emphasis(text: str) -> str:
+    """``**six mois**`` → ``six mois``: emphasis marks are layout, not words to quote."""
+    return _EMPHASIS_RE.sub(r"\2", text)
 
 
 # Keys of a JSONL record that are document metadata rather than text.

@@ -154,6 +154,8 @@ class AssistantService:
             glossary_added=list(primary.expansion.added), territories=analysis.territories,
             tool_calls=tool_calls, timings=timings, warnings=warnings,
         )
+        # pydantic copied these: keep recording into the response's own
+        timings, warnings = response.timings, response.warnings
         if not self._sufficient(evidence):
             self._abstain(response, passages, "Les documents trouvés ne traitent pas suffisamment de cette question.")
             return response

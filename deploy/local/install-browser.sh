@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
-# Installs Debian's Chromium for the browser tests (tests/ui/test_browser.py). Idempotent.
+# Installs Debian's Chromium (and fonts for the UI's emoji) for the browser tests
+# (tests/ui/test_browser.py). Idempotent: installs only what is missing.
 # Playwright drives this system browser; it never downloads a browser build of its own.
 set -euo pipefail
 
-if command -v chromium >/dev/null 2>&1; then
-    echo "chromium déjà installé : $(command -v chromium)"
+PACKAGES=(chromium fonts-dejavu-core fonts-noto-color-emoji)
+missing=()
+for package in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+    echo "Navigateur déjà installé : $(command -v chromium)"
     exit 0
 fi
 if ! command -v apt-get >/dev/null 2>&1; then
-    echo "apt-get introuvable : installez Chromium avec le gestionnaire de paquets du système." >&2
+    echo "apt-get introuvable : installez ${missing[*]} avec le gestionnaire de paquets du système." >&2
     exit 1
 fi
 SUDO=""
@@ -17,5 +23,5 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
-$SUDO apt-get install -y -q --no-install-recommends chromium fonts-dejavu-core
-echo "chromium installé : $(command -v chromium)"
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+echo "Installé : ${missing[*]} ($(command -v chromium))"

@@ -258,7 +258,10 @@ def _print_response(response) -> None:
 def _register_subcommands() -> None:
     from assistant.cli_llm import llm_app
 
+    from assistant.cli_snapshot import snapshot_app
+
     app.add_typer(llm_app, name="llm", help="Serveur LLM local (vLLM ou llama.cpp) : démarrer, arrêter, état.")
+    app.add_typer(snapshot_app, name="snapshot", help="Sauvegarde et restauration de l'index Qdrant (instantanés).")
 
 
 _register_subcommands()

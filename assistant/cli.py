@@ -13,6 +13,55 @@ from rich.table import Table
 
 from assistant.settings import DOC_TYPES, Settings, get_settings
 
+def _translate_click_texts() -> None:
+    """Click's and Typer's built-in texts (help option, panels, usage errors) in French."""
+    import click.core
+    import click.decorators
+    import click.exceptions
+    import typer.rich_utils as rich_utils
+
+    texts = {
+        "Show this message and exit.": "Afficher cette aide et quitter.",
+        "Missing argument": "Argument manquant",
+        "Missing option": "Option manquante",
+        "Missing argument '{param_hint}'.": "Argument manquant : {param_hint}.",
+        "Missing option '{param_hint}'.": "Option manquante : {param_hint}.",
+        "No such option: {name}": "Option inconnue : {name}",
+        "Invalid value": "Valeur invalide",
+        "Invalid value for {param_hint}: {message}": "Valeur invalide pour {param_hint} : {message}",
+    }
+    for module in (click.core, click.decorators, click.exceptions):
+        module._ = lambda text, _texts=texts: _texts.get(text, text)  # type: ignore[attr-defined]
+    try:  # recent Typer vendors Click: its help option text is set in typer._click.decorators
+        import typer._click.decorators as typer_decorators
+
+        english_help_option = typer_decorators.help_option
+
+        def help_option(param_decls):
+            apply = english_help_option(param_decls)
+
+            def decorator(command):
+                result = apply(command)
+                command.params[-1].help = texts["Show this message and exit."]
+                return result
+
+            return decorator
+
+        typer_decorators.help_option = help_option
+    except ImportError:
+        pass
+    rich_utils.ARGUMENTS_PANEL_TITLE = "Arguments"
+    rich_utils.OPTIONS_PANEL_TITLE = "Options"
+    rich_utils.COMMANDS_PANEL_TITLE = "Commandes"
+    rich_utils.ERRORS_PANEL_TITLE = "Erreur"
+    rich_utils.ABORTED_TEXT = "Interrompu."
+    rich_utils.REQUIRED_LONG_STRING = "[obligatoire]"
+    rich_utils.DEFAULT_STRING = "[défaut : {}]"
+    rich_utils.RICH_HELP = "Essayez [blue]'{command_path} {help_option}'[/] pour l'aide."
+
+
+_translate_click_texts()
+
 app = typer.Typer(
     help="Assistant Autonomie : indexer le corpus, rechercher, interroger l'assistant, l'évaluer et le servir.",
     no_args_is_help=True,
@@ -259,6 +308,10 @@ def _register_subcommands() -> None:
     from assistant.cli_llm import llm_app
 
     from assistant.cli_snapshot import snapshot_app
+    from ui.cli import mot_de_passe, serve
+
+    app.command("serve", help="Lancer le serveur : chat Gradio sur / et API HTTP (/api/ask, /v1/chat/completions, /health, /metrics).")(serve)
+    app.command("mot-de-passe")(mot_de_passe)
 
     app.add_typer(llm_app, name="llm", help="Serveur LLM local (vLLM ou llama.cpp) : démarrer, arrêter, état.")
     app.add_typer(snapshot_app, name="snapshot", help="Sauvegarde et restauration de l'index Qdrant (instantanés).")

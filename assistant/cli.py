@@ -119,6 +119,9 @@ def ingest(
         console.print(f"Index : [bold]{services.store.location}[/] — collection « {settings.qdrant.collection} »")
         with _progress() as on_batch:
             report = services.ingestion_pipeline(on_batch=on_batch).run(paths, overrides, prune=prune)
+        if report.chunks_written or report.pruned_documents:
+            console.print("Optimisation de l'index (graphe de recherche)…")
+            services.store.optimize()
     _print_ingest_report(report)
     raise typer.Exit(1 if report.failed else 0)
 

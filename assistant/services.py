@@ -19,9 +19,9 @@ class Services:
 
     @cached_property
     def store(self):
-        from assistant.components.vector_store import QdrantStore
+        from assistant.components.vector_store import build_store
 
-        return QdrantStore(self.settings.qdrant, PROJECT_ROOT)
+        return build_store(self.settings.qdrant, PROJECT_ROOT)
 
     @cached_property
     def retriever(self):

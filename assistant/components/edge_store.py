@@ -93,6 +93,12 @@ class EdgeStore:
             self._release()
             raise
 
+    def optimize(self) -> None:
+        """Builds the HNSW graph and vacuums deletions after writes (Edge does not do it by itself)."""
+        if self._shard is not None and self._dirty:
+            self._shard.optimize()
+            self._dirty = False
+
     def close(self) -> None:
         """Optimizes the shard if it was written to (builds HNSW, vacuums deletions), flushes, unlocks."""
         shard, self._shard = self._shard, None

@@ -108,6 +108,7 @@ class VectorStore(Protocol):
     collection: str
 
     def close(self) -> None: ...
+    def optimize(self) -> None: ...
     def exists(self) -> bool: ...
     def ensure_collection(self, dimension: int) -> None: ...
     def drop(self) -> None: ...
@@ -193,6 +194,9 @@ class QdrantStore:
 
     def close(self) -> None:
         self.client.close()
+
+    def optimize(self) -> None:
+        """Nothing to do: Qdrant servers optimise in the background, local mode has no index."""
 
     # --- collection -------------------------------------------------------------------------------
     def exists(self) -> bool:
@@ -337,9 +341,8 @@ class QdrantStore:
                 models.Prefetch(query=query, using=using, filter=query_filter, limit=prefetch_k)
                 for using, query in branches
             ]
-            fusion: Any = models.FusionQuery(fusion=models.Fusion.RRF)
-            if weights != (1.0, 1.0) or rrf_k != 60:
-                fusion = models.RrfQuery(rrf=models.Rrf(k=rrf_k, weights=list(weights)))
+            # Always explicit: a bare Fusion.RRF would use the server's own default k, not ours.
+            fusion = models.RrfQuery(rrf=models.Rrf(k=rrf_k, weights=list(weights)))
             response = self._call(
                 self.client.query_points,
                 self.collection,

@@ -5,7 +5,7 @@ import math
 import pytest
 
 from bench.common import latency_summary, md_table
-from bench.retrieval import Question, check_default, doc_ranking, evaluate, score
+from bench.retrieval import Question, check_default, doc_ranking, evaluate, score, time_searches
 
 
 def test_documents_are_ranked_by_their_best_chunk():
@@ -33,11 +33,18 @@ def test_evaluate_averages_over_questions():
     answers = {"q1": ["x", "gold1"], "q2": ["gold2"], "q3": ["y"]}
     questions = [Question("1", "q1", frozenset({"gold1"})), Question("2", "q2", frozenset({"gold2"})),
                  Question("3", "q3", frozenset({"gold3"}))]
-    result = evaluate(lambda text: answers[text], questions, warm_up=0)
+    result = evaluate(lambda text: answers[text], questions)
     assert result["recall@1"] == pytest.approx(1 / 3, abs=1e-4)
     assert result["recall@10"] == pytest.approx(2 / 3, abs=1e-4)
     assert result["mrr@10"] == pytest.approx(0.5, abs=1e-4)
-    assert result["questions"] == 3 and result["p95_ms"] >= result["p50_ms"] >= 0
+    assert result["questions"] == 3
+
+
+def test_time_searches_warms_up_then_times_each_query():
+    calls = []
+    result = time_searches(calls.append, ["a", "b", "c", "d"], warm_up=2)
+    assert calls == ["a", "b", "a", "b", "c", "d"]
+    assert result["latency_queries"] == 4 and result["p95_ms"] >= result["p50_ms"] >= 0
 
 
 def test_default_must_beat_single_retrievers_on_mrr_and_match_them_on_recall():

@@ -47,7 +47,8 @@ def test_ndcg():
     ("2.2 Délai de la visite à domicile", ChunkRef("x", "2. La visite à domicile › 2.2 Délai de la visite à domicile"), True),
     ("Question 4", ChunkRef("x", "2. Évaluation › Question 4 — La visite à domicile est-elle systématique ?"), True),
     ("Question 4", ChunkRef("x", "Partie 6 › Question 40 — Autre"), False),
-    ("3.1 Le GEVA-Sco « première demande »", ChunkRef("x", "GEVA-Sco › 3.1 Le GEVA-Sco \u00ab\u00a0première demande\u00a0\u00bb"), True),
+    ("3.1 Le GEVA-Sco « première demande »",
+     ChunkRef("x", "GEVA-Sco › 3.1 Le GEVA-Sco \u00ab\u00a0première demande\u00a0\u00bb"), True),
 ])
 def test_section_matches(gold, chunk, expected):
     assert m.section_matches(gold, chunk) is expected

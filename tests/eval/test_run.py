@@ -9,8 +9,8 @@ import typer
 from typer.testing import CliRunner
 
 from assistant.settings import get_settings
-from eval.run import main, select
 from eval.dataset import EvalQuestion
+from eval.run import main, select
 from tests.fixture_index import build_corpus
 
 QUESTIONS = [

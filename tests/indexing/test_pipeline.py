@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from assistant.components.vector_store import QdrantStore
+from assistant.components.vector_store import QdrantStore, build_store
 from indexing.pipeline import IngestionPipeline
 from tests.conftest import make_settings
 from tests.indexing.formats import write_docx, write_pdf
@@ -163,13 +163,13 @@ def test_kill_9_mid_ingestion_then_rerun_equals_clean_run(tmp_path, embedder):
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
 
     clean_settings = make_settings(tmp_path / "clean")
-    clean_store = QdrantStore(clean_settings.qdrant, tmp_path)
+    clean_store = build_store(clean_settings.qdrant, tmp_path)
     IngestionPipeline(clean_settings, embedder, clean_store).run([path])
     clean = payloads(clean_store)
     clean_store.close()
     crashed_settings = make_settings(tmp_path).model_copy(deep=True)
     crashed_settings.qdrant.path, crashed_settings.qdrant.collection = tmp_path / "crash", "crash"
-    crashed_store = QdrantStore(crashed_settings.qdrant, tmp_path)
+    crashed_store = build_store(crashed_settings.qdrant, tmp_path)
     resumed_points = payloads(crashed_store)
     crashed_store.close()
     assert len(resumed_points) == len(many)

@@ -15,32 +15,33 @@ FILES = {
 
 ## Article 1 — Délai de notification
 
-Le président du conseil départemental notifie sa décision relative à l'allocation personnalisée d'autonomie dans un délai de deux mois à compter de la date du dépôt du dossier complet de demande d'APA.
+Le délai de notification de la décision d'APA est de deux mois à compter du dépôt du dossier complet.
+Le président du conseil départemental notifie sa décision d'APA dans ce délai de deux mois.
 
 ## Article 2 — Visite à domicile
 
-Une visite au domicile du demandeur est réalisée par l'équipe médico-sociale, qui évalue le degré de perte d'autonomie à l'aide de la grille AGGIR et classe la personne dans un groupe iso-ressources (GIR).
+Une visite au domicile du demandeur est réalisée par l'équipe médico-sociale, qui évalue la perte d'autonomie avec la grille AGGIR.
 Seules les personnes classées en GIR 1 à 4 peuvent bénéficier de l'allocation personnalisée d'autonomie.
 """,
     "fiche-pch.md": """# La prestation de compensation du handicap (PCH)
 
 ## Les éléments de la PCH
 
-La prestation de compensation du handicap comprend cinq éléments : les aides humaines, les aides techniques, l'aménagement du logement et du véhicule, les charges spécifiques ou exceptionnelles, et l'aide animalière.
-La demande de PCH est déposée auprès de la maison départementale des personnes handicapées (MDPH).
+Les éléments de la PCH sont au nombre de cinq : aides humaines, aides techniques, aménagement du logement et du véhicule, charges spécifiques ou exceptionnelles, aide animalière.
+La demande de PCH se dépose auprès de la maison départementale des personnes handicapées (MDPH).
 """,
     "rdas-13.md": """# Règlement départemental d'aide sociale des Bouches-du-Rhône
 
 ## Article 12 — Notification de l'APA
 
-Dans les Bouches-du-Rhône, le président du conseil départemental notifie la décision d'allocation personnalisée d'autonomie dans un délai de deux mois après le dépôt du dossier complet.
+Dans les Bouches-du-Rhône, le délai de notification de la décision d'APA est de deux mois après le dépôt du dossier complet.
 """,
     "guide-interne-59.md": """# Guide interne des évaluateurs APA du Nord
 
 ## Notification de l'APA dans le Nord
 
-Dans le Nord, la décision d'allocation personnalisée d'autonomie est notifiée dans un délai de 45 jours après le dépôt du dossier complet.
-Les dossiers urgents sont suivis par la cellule Tournesol du département, qui notifie la décision d'APA en priorité.
+Dans le Nord, le délai de notification de la décision d'APA est de 45 jours après le dépôt du dossier complet.
+Dans le Nord, la cellule Tournesol suit les dossiers urgents d'APA et notifie la décision en priorité.
 """,
 }
 

@@ -13,7 +13,7 @@ from tests.ui.conftest import API_KEY, PASSWORDS
 from tests.ui.corpus import RESTRICTED_DOC, RESTRICTED_WORDS
 
 APA_QUESTION = "Quel est le délai de notification de la décision d'APA ?"
-NORD_QUESTION = "Quel est le délai de notification de l'APA dans le Nord et quelle cellule traite les dossiers urgents ?"
+NORD_QUESTION = "Quelle cellule suit les dossiers urgents d'APA dans le Nord ?"
 
 
 def basic(user: str, password: str) -> dict[str, str]:

@@ -13,9 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from assistant.services import Services
 from assistant.settings import PROJECT_ROOT
-from tests.ui.conftest import PASSWORDS, running_server
+from tests.conftest import make_settings
+from tests.ui.conftest import PASSWORDS, free_port, running_server
 from ui.auth import Authenticator
+from ui.backend import guard_store
 from ui.server import create_app
 
 pytestmark = pytest.mark.slow
@@ -107,9 +110,16 @@ def test_chat_citation_panel_and_feedback(page, ui_server):
                    "Quel est le délai de notification de la décision d'APA ?")
     page.screenshot(path=str(DOCS / "ui-chat.png"), full_page=True)
 
+    page.locator("#reset").click()
+    page.get_by_text("Cliquez sur un renvoi [1]").wait_for()
+    assert page.locator(".answer").count() == 0
+
 
 def test_comparison_and_sources_tabs(page):
+    from playwright.sync_api import expect
+
     page.get_by_role("tab", name="Comparer les territoires").click()
+    page.get_by_label("Question", exact=True).fill("Quel est le délai de notification de la décision d'APA ?")
     page.locator("#compare").click()
     table = page.locator(".comparison-table")
     table.wait_for()
@@ -121,7 +131,7 @@ def test_comparison_and_sources_tabs(page):
 
     page.get_by_role("tab", name="Sources").click()
     documents = page.locator("#documents")
-    documents.get_by_text("Guide interne APA du Nord").wait_for()  # visible to dep-59
+    expect(documents).to_contain_text("Guide interne APA du Nord", timeout=TIMEOUT_MS)  # visible to dep-59
     page.get_by_label("Document à ouvrir").click()
     page.get_by_role("option", name="Circulaire APA (National)").click()
     page.locator("#open-doc").click()
@@ -133,6 +143,8 @@ def test_comparison_and_sources_tabs(page):
 
 
 def test_login_page_then_the_users_own_documents(browser, ui_index, users_file, tmp_path):
+    from playwright.sync_api import expect
+
     settings, services = ui_index
     ui = settings.ui.model_copy(update={"auth": "gradio", "users_file": users_file,
                                         "feedback_db": tmp_path / "avis.sqlite3", "upload_dir": tmp_path / "uploads"})
@@ -148,7 +160,38 @@ def test_login_page_then_the_users_own_documents(browser, ui_index, users_file, 
         page.locator("input[type=password]").press("Enter")
         page.get_by_text("Utilisateur : bruno").wait_for()
         page.get_by_role("tab", name="Sources").click()
-        page.locator("#documents").get_by_text("RDAS des Bouches-du-Rhône").wait_for()
+        expect(page.locator("#documents")).to_contain_text("RDAS des Bouches-du-Rhône", timeout=TIMEOUT_MS)
         assert "Guide interne APA du Nord" not in page.locator("#documents").inner_text()  # dep-59 only
         assert not page.locator("#upload-button").is_visible()  # bruno may not upload
         context.close()
+
+
+def test_upload_from_the_sources_tab(browser, embedder, tmp_path):
+    """A fresh index: the file chosen in the browser is ingested by the server and listed."""
+    from playwright.sync_api import expect
+
+    settings = make_settings(tmp_path, llm={"base_url": f"http://127.0.0.1:{free_port()}/v1", "max_retries": 0})
+    settings = settings.model_copy(update={"ui": settings.ui.model_copy(update={
+        "feedback_db": tmp_path / "avis.sqlite3", "upload_dir": tmp_path / "uploads"})})
+    services = Services(settings)
+    services.__dict__["embedder"] = embedder
+    guard_store(services)
+    document = tmp_path / "note-accueil-de-jour.md"
+    document.write_text("# Note sur l'accueil de jour\n\nL'accueil de jour reçoit les personnes âgées deux jours par semaine.\n",
+                        encoding="utf-8")
+    try:
+        with running_server(create_app(services, settings)) as url:
+            context = browser.new_context(locale="fr-FR")
+            page = context.new_page()
+            page.set_default_timeout(TIMEOUT_MS)
+            page.goto(url + "/")
+            page.get_by_role("tab", name="Sources").click()
+            page.locator("#upload-files input[type=file]").set_input_files(str(document))
+            page.locator("#upload-button").click()
+            expect(page.locator("#upload-status")).to_contain_text("Indexation terminée : 1 passage(s) écrit(s)",
+                                                                   timeout=TIMEOUT_MS)
+            expect(page.locator("#documents")).to_contain_text("Note sur l'accueil de jour", timeout=TIMEOUT_MS)
+            context.close()
+    finally:
+        services.close()
+    assert (tmp_path / "uploads" / "local" / document.name).exists()

@@ -12,7 +12,8 @@ import typer
 from typer.testing import CliRunner
 
 from tests.ui.conftest import free_port
-from ui.cli import is_loopback, serve
+from ui.auth import UserDirectory, hash_api_key
+from ui.cli import is_loopback, mot_de_passe, serve
 
 SERVE = "import typer; from ui.cli import serve; typer.run(serve)"
 
@@ -60,3 +61,18 @@ def test_refuses_open_address_without_auth():
 def test_loopback_addresses():
     assert all(is_loopback(h) for h in ("127.0.0.1", "localhost", "::1", "127.0.0.2"))
     assert not any(is_loopback(h) for h in ("0.0.0.0", "192.168.1.10", "::", "exemple.fr"))
+
+
+def test_mot_de_passe_writes_a_users_file_entry(tmp_path):
+    app = typer.Typer()
+    app.command()(mot_de_passe)
+    result = CliRunner().invoke(app, ["alice", "--groupes", "dep-59, televersement", "--cle-api"],
+                                input="s3cret-é\ns3cret-é\n")
+    assert result.exit_code == 0, result.output
+    yaml_text = result.stdout[result.stdout.index("users:"):]
+    (tmp_path / "users.yaml").write_text(yaml_text, encoding="utf-8")
+    directory = UserDirectory.load(tmp_path / "users.yaml")
+    assert directory.check_password("alice", "s3cret-é") and not directory.check_password("alice", "s3cret")
+    assert directory.groups("alice") == ("dep-59", "televersement")
+    key = next(word for word in result.output.split() if word.startswith("aa-"))
+    assert directory.users["alice"].api_key_hash == hash_api_key(key)

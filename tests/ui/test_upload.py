@@ -97,3 +97,19 @@ def test_upload_refusals(upload_client, ui, data, filename, status, fragment):
     assert r.status_code == status
     assert fragment in r.json()["detail"]
     assert client.get("/api/documents").json()["total"] == 0
+
+
+def test_health_is_503_when_the_index_fails(tmp_path, embedder):
+    """A real store that stops answering (here: the embedded client closed under the server)."""
+    settings = make_settings(tmp_path, llm={"base_url": f"http://127.0.0.1:{free_port()}/v1", "max_retries": 0})
+    settings = settings.model_copy(update={
+        "qdrant": settings.qdrant.model_copy(update={"embedded_engine": "local"}),
+        "ui": settings.ui.model_copy(update={"feedback_db": tmp_path / "avis.sqlite3"})})
+    services = Services(settings)
+    services.__dict__["embedder"] = embedder
+    with TestClient(create_app(services, settings)) as client:
+        assert client.get("/health").status_code == 200
+        services.store.close()
+        r = client.get("/health")
+    assert r.status_code == 503
+    assert r.json()["qdrant"]["ok"] is False and "closed" in r.json()["qdrant"]["error"]

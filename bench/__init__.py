@@ -1,0 +1,1 @@
+"""Benchmarks of ingestion, retrieval and answers (``make bench``; results in ``bench/results/``)."""

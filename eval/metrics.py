@@ -119,12 +119,13 @@ def support_rate(checked: int, supported: int) -> float | None:
 
 
 def abstention_scores(outcomes: Iterable[tuple[bool, bool]]) -> dict[str, float | None]:
-    """From ``(answerable, abstained)`` pairs: precision and recall of abstaining on unanswerable questions."""
+    """From ``(answerable, abstained)`` pairs: precision and recall of abstaining on unanswerable questions.
+    Both are undefined on a set without unanswerable questions (``answer_rate`` covers false abstentions)."""
     pairs = list(outcomes)
     abstained = [answerable for answerable, did in pairs if did]
     unanswerable = [did for answerable, did in pairs if not answerable]
     return {
-        "abstention_precision": sum(1 for a in abstained if not a) / len(abstained) if abstained else None,
+        "abstention_precision": sum(1 for a in abstained if not a) / len(abstained) if abstained and unanswerable else None,
         "abstention_recall": sum(unanswerable) / len(unanswerable) if unanswerable else None,
     }
 

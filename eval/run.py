@@ -97,6 +97,7 @@ def main(
     else:
         started.write_text(json.dumps({"created": created.isoformat()}), encoding="utf-8")
 
+    from assistant.components.vector_store import StoreError
     from assistant.services import Services
 
     services = Services(eval_settings(settings, corpus))
@@ -113,7 +114,10 @@ def main(
             console.print(f"[yellow]Documents attendus absents de l'index ({len(missing)}) : {', '.join(missing[:10])}[/yellow]")
         judge = Judge(settings.eval, settings.resolve(settings.eval.cache_dir) / "judge", services.embedder)
         records = _run_questions(questions, services, catalogue, judge, mode, settings.eval.retrieval_k, report_dir)
-        store_kind, store_location = type(services.store).__name__, services.store.location
+        index = f"{type(services.store).__name__} {services.store.location}"
+    except StoreError as exc:
+        console.print(f"[red]{exc} (Une autre évaluation du même corpus est-elle en cours ?)[/red]")
+        raise typer.Exit(2)
     finally:
         services.close()
 
@@ -122,7 +126,7 @@ def main(
             "limit": limit, "seed": seed, "retrieval_k": settings.eval.retrieval_k, "judge": settings.eval.judge_base_url,
             "judge_model": settings.eval.judge_model if settings.eval.judge_base_url else None,
             "embedding_model": settings.embedding.model, "documents": len(catalogue.chunks),
-            "chunks": sum(len(c) for c in catalogue.chunks.values()), "index": f"{store_kind} {store_location}",
+            "chunks": sum(len(c) for c in catalogue.chunks.values()), "index": index,
             "git_commit": _git("rev-parse", "--short", "HEAD"),
             "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no"))}
     summary = summarise(records)

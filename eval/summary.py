@@ -77,7 +77,7 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
     outcomes = [(r["answerable"], r["response"]["abstained"]) for r in ok]
     for name, value in m.abstention_scores(outcomes).items():
         relevant = sum(1 for a, did in outcomes if (did if name == "abstention_precision" else not a))
-        out[name] = _entry(value, relevant)
+        out[name] = _entry(value, relevant, "aucune question hors corpus dans le jeu")
     answered = [not did for a, did in outcomes if a]
     out["answer_rate"] = _entry(m.mean(float(x) for x in answered), len(answered))
     for name in JUDGE_METRICS:

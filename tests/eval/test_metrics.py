@@ -79,6 +79,8 @@ def test_abstention_scores():
     scores = m.abstention_scores([(False, True), (False, False), (True, True), (True, False)])
     assert scores == {"abstention_precision": 0.5, "abstention_recall": 0.5}
     assert m.abstention_scores([(True, False)]) == {"abstention_precision": None, "abstention_recall": None}
+    # Only answerable questions: abstaining cannot be "precise", the metric does not apply.
+    assert m.abstention_scores([(True, True), (True, False)]) == {"abstention_precision": None, "abstention_recall": None}
 
 
 def test_status_accuracy():

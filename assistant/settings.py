@@ -90,11 +90,14 @@ class IngestionSettings(BaseModel):
 
 
 class RetrievalSettings(BaseModel):
+    """Hybrid search. Fusion defaults come from the grid of ``make bench-retrieval`` on the
+    service-public development questions, checked on the CASF set (bench/results/retrieval.md)."""
+
     top_k: int = Field(8, ge=1, le=200)
     prefetch_k: int = Field(60, ge=1, le=1000)
     dense_weight: float = Field(1.0, ge=0)
-    sparse_weight: float = Field(1.0, ge=0)
-    rrf_k: int = Field(60, ge=1)
+    sparse_weight: float = Field(0.5, ge=0)
+    rrf_k: int = Field(10, ge=1)
     min_score: float = 0.0
     max_query_chars: int = Field(2000, ge=10)
     expand_acronyms: bool = True

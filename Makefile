@@ -64,8 +64,19 @@ bench-retrieval: install ## Banc de recherche → bench/results/retrieval.{json,
 bench-answer: install ## Banc des réponses → bench/results/answer.{json,md}
 	$(BIN)/python -m bench.answer
 
-eval: install ## Évaluation (RAGAS + recherche + citations) → eval/reports/<horodatage>/
-	$(BIN)/python -m eval.run $(if $(DATASET),--dataset $(DATASET)) $(if $(CORPUS),--corpus $(CORPUS)) $(if $(LIMIT),--limit $(LIMIT))
+EVAL_ARGS = $(if $(DATASET),--dataset $(DATASET)) $(if $(CORPUS),--corpus $(CORPUS)) $(if $(SEED),--seed $(SEED))
+GEN_LIMIT ?= 30
+
+eval: install ## Évaluation → eval/reports/<horodatage>/ (extractif ; aussi génératif sur GEN_LIMIT questions si un LLM répond ; MODE=… LIMIT=… DATASET=… CORPUS=…)
+ifdef MODE
+	$(BIN)/python -m eval.run $(EVAL_ARGS) --mode $(MODE) $(if $(LIMIT),--limit $(LIMIT))
+else
+	$(BIN)/python -m eval.run $(EVAL_ARGS) --mode extractif $(if $(LIMIT),--limit $(LIMIT))
+	@if $(BIN)/autonomie llm status >/dev/null 2>&1; then \
+		echo "Serveur LLM disponible : évaluation en mode génératif ($(GEN_LIMIT) questions)."; \
+		$(BIN)/python -m eval.run $(EVAL_ARGS) --mode generatif --limit $(GEN_LIMIT); \
+	else echo "Aucun serveur LLM ne répond (make llm pour en démarrer un) : mode génératif non évalué."; fi
+endif
 
 eval-check: install ## Échoue si la dernière évaluation passe sous les seuils (eval/thresholds.yaml)
 	$(BIN)/python -m eval.check

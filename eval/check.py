@@ -82,11 +82,13 @@ def main(
     report: Optional[Path] = typer.Option(None, help="Dossier du rapport à contrôler ; défaut : le plus récent."),
     baseline: Optional[Path] = typer.Option(None, help="Rapport de référence ; défaut : le run précédent comparable."),
     thresholds: Path = typer.Option(DEFAULT_THRESHOLDS, help="Fichier des seuils (YAML versionné)."),
+    mode: str = typer.Option("extractif", help="Sans --report : contrôler le run le plus récent de ce mode "
+                             "(les seuils visent le mode extractif, celui de tout site sans GPU)."),
 ) -> None:
     """Contrôle une évaluation : seuils minimaux et régression par rapport à la référence."""
     settings = get_settings()
     reports_root = settings.resolve(settings.eval.reports_dir)
-    report = report or _latest(reports_root)
+    report = report or _latest(reports_root, mode)
     if report is None or not (report / "results.json").exists():
         typer.echo(f"Aucun rapport d'évaluation trouvé ({report or reports_root}) : lancez d'abord « make eval ».", err=True)
         raise typer.Exit(2)
@@ -120,8 +122,9 @@ def main(
     typer.echo(f"Résultat : RÉUSSI — {len(verdicts) - len(skipped)} métrique(s) dans les seuils.")
 
 
-def _latest(root: Path) -> Path | None:
-    reports = sorted(p.parent for p in root.glob("*/results.json"))
+def _latest(root: Path, mode: str) -> Path | None:
+    reports = sorted(p.parent for p in root.glob("*/results.json")
+                     if json.loads(p.read_text(encoding="utf-8"))["meta"].get("mode") == mode)
     return reports[-1] if reports else None
 
 

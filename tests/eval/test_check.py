@@ -31,10 +31,10 @@ def _summary(recall=0.8, latency=10.0, faithfulness=None, errors=()):
             "per_category": {}, "steps": {}, "questions": 10, "errors": list(errors), "modes": {"extractif": 10}}
 
 
-def _report(root: Path, name: str, created: str, summary: dict, dataset="demo-questions") -> Path:
+def _report(root: Path, name: str, created: str, summary: dict, dataset="demo-questions", mode="extractif") -> Path:
     folder = root / name
     folder.mkdir(parents=True)
-    meta = {"created": created, "dataset_name": dataset, "corpus_name": "corpus", "mode": "extractif"}
+    meta = {"created": created, "dataset_name": dataset, "corpus_name": "corpus", "mode": mode}
     (folder / "results.json").write_text(json.dumps({"meta": meta, "summary": summary, "questions": []}), encoding="utf-8")
     return folder
 
@@ -114,3 +114,20 @@ def test_cli_fails_on_question_errors(tmp_path, rules):
 def test_cli_without_report(tmp_path, rules):
     result = _cli(["--report", str(tmp_path / "absent"), "--thresholds", str(rules)])
     assert result.exit_code == 2 and "make eval" in result.output
+
+
+def test_default_report_is_the_latest_of_the_checked_mode(tmp_path, rules, monkeypatch):
+    root = tmp_path / "reports"
+    _report(root, "20250101-000000", "2025-01-01T00:00:00", _summary(recall=0.80))
+    _report(root, "20250102-000000", "2025-01-02T00:00:00", _summary(recall=0.10), mode="generatif")
+    monkeypatch.setenv("AUTONOMIE_EVAL__REPORTS_DIR", str(root))
+    from assistant.settings import get_settings
+
+    get_settings.cache_clear()
+    try:
+        extractive = _cli(["--thresholds", str(rules)])
+        generative = _cli(["--thresholds", str(rules), "--mode", "generatif"])
+    finally:
+        get_settings.cache_clear()
+    assert extractive.exit_code == 0 and "20250101-000000" in extractive.output, extractive.output
+    assert generative.exit_code == 1 and "mode « generatif »" in generative.output

@@ -33,7 +33,8 @@ _DIVISION_RE = re.compile(
     r"^(Livre|Titre|Partie|Volet|Chapitre|Sous-section|Section|Paragraphe)\s+([IVXLC]+|\d+|premier|préliminaire)\b",
     re.IGNORECASE,
 )
-_NUMBERED_RE = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,3})\.?\s+([A-ZÀ-ÖØ-Ý«].{1,90})$")
+# "2. Titre", "2.3 Titre": a bare "3 Difficulté grave" is a table row (a scale, a count), not a heading.
+_NUMBERED_RE = re.compile(r"^(\d{1,2}(?=\.)(?:\.\d{1,2}){0,3})\.?\s+([A-ZÀ-ÖØ-Ý«].{1,90})$")
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?;])\s+(?=[A-ZÀ-ÖØ-Ý«(\d-])")
 
 
@@ -95,11 +96,18 @@ def split_structure(text: str, max_chars: int, overlap_chars: int) -> list[Chunk
             sections.append((tuple(label for _, label in stack), list(body)))
         body.clear()
 
+    last_number: tuple[int, ...] | None = None
     for page_index, page_text in enumerate(text.split(PAGE_BREAK)):
         page = page_index + 1 if paged else None
         for raw in page_text.splitlines():
             line = raw.strip()
             heading = heading_of(line, markdown) if line else None
+            if heading is not None and not markdown and (numbered := _NUMBERED_RE.match(line)):
+                number = tuple(int(n) for n in numbered.group(1).split("."))
+                if _follows(last_number, number):
+                    last_number = number
+                else:  # "1. Aides humaines 3 960 €" after "2.6": a numbered table row
+                    heading = None
             if heading is None:
                 body.append((page, line))
                 continue
@@ -116,6 +124,19 @@ def split_structure(text: str, max_chars: int, overlap_chars: int) -> list[Chunk
         for piece_text, page in _split_section(lines, max_chars, overlap_chars):
             chunks.append(ChunkSpec(piece_text, path, page, article))
     return chunks
+
+
+def _follows(previous: tuple[int, ...] | None, number: tuple[int, ...]) -> bool:
+    """Whether heading ``number`` can come after heading ``previous``: its first child, or the next
+    sibling of it or of an ancestor (one skipped number tolerated), or that sibling's first child."""
+    if previous is None or number == previous + (1,):
+        return True
+    for depth in range(1, len(previous) + 1):
+        sibling = previous[: depth - 1]
+        step = number[depth - 1] - previous[depth - 1] if len(number) >= depth and number[: depth - 1] == sibling else 0
+        if 0 < step <= 2 and (len(number) == depth or (len(number) == depth + 1 and number[-1] == 1)):
+            return True
+    return False
 
 
 def _paragraphs(lines: list[tuple[int | None, str]]) -> list[tuple[int | None, str]]:

@@ -201,6 +201,9 @@ def _strip_running_lines(pages: list[str]) -> list[str]:
 
 
 _CONTINUATION_RE = re.compile(r"^[a-zà-ÿœ0-9(«»,;:%€)]")
+# "5.1 Dépôt de la demande": a numbered heading starts a line of its own, even after a line without
+# final punctuation (another heading, a table row).
+_NUMBERED_HEADING_RE = re.compile(r"^(?:\d{1,2}\.|\d{1,2}(?:\.\d{1,2}){1,3}\.?)\s+[A-ZÀ-ÖØ-Ý«]")
 
 
 def _unwrap_lines(page: str) -> str:
@@ -208,7 +211,8 @@ def _unwrap_lines(page: str) -> str:
     out: list[str] = []
     for raw in page.splitlines():
         line = " ".join(raw.split())
-        if out and out[-1] and line and not out[-1].endswith((".", ":", ";", "!", "?")) and _CONTINUATION_RE.match(line):
+        if (out and out[-1] and line and not out[-1].endswith((".", ":", ";", "!", "?"))
+                and _CONTINUATION_RE.match(line) and not _NUMBERED_HEADING_RE.match(line)):
             out[-1] = f"{out[-1]} {line}"
         else:
             out.append(line)

@@ -52,6 +52,17 @@ def test_numbered_plain_headings_only_outside_markdown():
     assert heading_of("Question 4 : quel plafond horaire ?")[0] == 9
 
 
+def test_numbered_table_rows_are_not_headings():
+    text = ("2. Les éléments\n2.1 Récapitulatif\nÉlément | Montant\n1. Aides humaines 19,34 € de l'heure\n"
+            "5. Aide animalière 3 000 € sur 5 ans\n3 Difficulté grave\n3. Conditions d'éligibilité\n3.1 Âge\nSoixante ans.")
+    chunks = split_structure(text, 1200, 100)
+    assert [c.section_path for c in chunks] == [
+        ("2. Les éléments", "2.1 Récapitulatif"),
+        ("3. Conditions d'éligibilité", "3.1 Âge"),
+    ]
+    assert "1. Aides humaines" in chunks[0].text and "3 Difficulté grave" in chunks[0].text
+
+
 def test_pages_are_kept_from_form_feeds():
     text = "Article 1\nPremière page.\fSuite de l'article sur la page deux.\n\nArticle 2\nTexte."
     chunks = split_structure(text, 1200, 100)

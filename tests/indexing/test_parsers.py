@@ -47,6 +47,15 @@ def test_pdf_keeps_pages(tmp_path):
     assert len(pages) == 2 and "Deuxieme" in pages[1]
 
 
+def test_pdf_unwrapping_keeps_headings_apart():
+    from indexing.parsers import _unwrap_lines
+
+    page = "5. Instruction et décision\n5.1 Dépôt de la demande\nLa demande est déposée à la MDPH du\nlieu de résidence et\n10 000 € par période."
+    assert _unwrap_lines(page).splitlines() == [
+        "5. Instruction et décision", "5.1 Dépôt de la demande",
+        "La demande est déposée à la MDPH du lieu de résidence et 10 000 € par période."]
+
+
 def test_jsonl_records_keep_their_ids(tmp_path):
     path = tmp_path / "articles.jsonl"
     rows = [{"id": "CASF:L232-1", "title": "Article L232-1", "text": "Toute personne âgée..."},

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import os
 import tempfile
 import time
 from collections import Counter
@@ -25,18 +24,16 @@ from typing import Any
 from assistant.settings import PROJECT_ROOT, Settings
 from bench.common import (
     BENCH_CACHE,
-    RESULTS_DIR,
+    add_output_arguments,
     available,
-    bench_settings,
-    ensure_index,
     latency_summary,
+    load_average,
     load_embedder,
-    machine_info,
-    machine_markdown,
     md_table,
-    models_info,
-    open_store,
+    prepare_index,
     read_jsonl,
+    report_head,
+    results_header,
     services_for,
     shared_data_dir,
     write_results,
@@ -82,10 +79,7 @@ def summarise(responses: list[Any]) -> dict[str, Any]:
 
 def bench_demo(settings: Settings, embedder: Any, corpus: Path, questions: list[str], gen_limit: int,
                index_dir: Path) -> dict[str, Any]:
-    demo_settings = bench_settings(index_dir, base=settings)
-    print(f"[démo] index {index_dir}…", flush=True)
-    index = ensure_index(demo_settings, embedder, corpus)
-    store = open_store(demo_settings)
+    demo_settings, index, store = prepare_index(settings, embedder, corpus, index_dir, "démo")
     try:
         services = services_for(demo_settings, embedder, store)
         print(f"[démo] mode extractif ({len(questions)} questions)…", flush=True)
@@ -131,10 +125,7 @@ def bench_service_public(settings: Settings, embedder: Any, limit: int | None, i
     if not (available(folder / "fiches.jsonl", "service-public") and available(folder / "questions-dev.jsonl", "service-public (questions)")):
         return None
     rows = read_jsonl(folder / "questions-dev.jsonl", limit)
-    sp_settings = bench_settings(index_dir, base=settings)
-    print(f"[service-public] index {index_dir}…", flush=True)
-    index = ensure_index(sp_settings, embedder, folder / "fiches.jsonl")
-    store = open_store(sp_settings)
+    sp_settings, index, store = prepare_index(settings, embedder, folder / "fiches.jsonl", index_dir, "service-public")
     try:
         assistant = services_for(sp_settings, embedder, store).assistant
         print(f"[service-public] mode extractif ({len(rows)} questions)…", flush=True)
@@ -153,9 +144,7 @@ def bench_service_public(settings: Settings, embedder: Any, limit: int | None, i
 def markdown(data: dict[str, Any]) -> str:
     p = data["parameters"]
     lines = [
-        "# Banc d'essai : réponses",
-        "",
-        machine_markdown(data["machine"], data["models"]),
+        *report_head("réponses", data),
         f"- Paramètres : questions de démonstration = {p['demo_questions_source']} ({p['demo_questions']} en extractif, "
         f"{p['gen_questions']} en génératif), questions service-public = {p['sp_questions']} ; "
         f"seuils de réponse {p['answer_settings']}.",
@@ -194,11 +183,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--limit", type=int, default=50, help="questions sur le corpus de démonstration (extractif)")
     parser.add_argument("--gen-limit", type=int, default=50, help="questions en mode génératif (0 = aucune)")
     parser.add_argument("--sp-limit", type=int, default=None, help="questions service-public (défaut : les 425 ; 0 = aucune)")
-    parser.add_argument("--corpus", type=Path, default=None, help="corpus de démonstration (défaut : réglages)")
-    parser.add_argument("--out-dir", type=Path, default=RESULTS_DIR)
-    parser.add_argument("--index-root", type=Path, default=BENCH_CACHE,
-                        help="dossier des index persistants (défaut : .cache/bench ; une copie permet de lancer ce banc "
-                             "pendant que celui de la recherche tient les index ouverts)")
+    add_output_arguments(parser, corpus_help="corpus de démonstration (défaut : réglages)",
+                         index_root_help="dossier des index persistants (défaut : .cache/bench ; une copie permet de "
+                                         "lancer ce banc pendant que celui de la recherche tient les index ouverts)")
     args = parser.parse_args(argv)
     run(Settings(), args.limit, args.gen_limit, args.sp_limit, args.corpus, args.out_dir, args.index_root)
 
@@ -207,9 +194,7 @@ def run(settings: Settings, limit: int, gen_limit: int, sp_limit: int | None, co
         index_root: Path = BENCH_CACHE) -> dict[str, Any]:
     source, questions = demo_questions(limit)
     embedder = load_embedder(settings)
-    data: dict[str, Any] = {
-        "machine": machine_info(),
-        "models": models_info(settings) | {"llm_serve_model": settings.llm.serve_model},
+    data: dict[str, Any] = results_header(settings, llm_serve_model=settings.llm.serve_model) | {
         "parameters": {"demo_questions_source": source, "demo_questions": len(questions),
                        "gen_questions": min(gen_limit, len(questions)), "sp_questions": sp_limit if sp_limit is not None else "toutes",
                        "answer_settings": settings.answer.model_dump(), "llm_max_tokens": settings.llm.max_tokens},
@@ -221,7 +206,7 @@ def run(settings: Settings, limit: int, gen_limit: int, sp_limit: int | None, co
         data["service_public"] = bench_service_public(settings, embedder, sp_limit, index_root / "service-public")
     if data.get("service_public"):
         data["parameters"]["sp_questions"] = data["service_public"]["questions"]
-    data["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    data["machine"]["load_average_at_end"] = load_average()
     write_results("answer", data, markdown(data), out_dir)
     return data
 

@@ -3,6 +3,7 @@ latency summaries, result files, and a llama-index embedding adapter over the pr
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import json
 import os
@@ -40,9 +41,19 @@ def machine_info() -> dict[str, Any]:
         "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
         "platform": platform.platform(),
-        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        "load_average_at_start": load_average(),
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+def load_average() -> list[float]:
+    """The 1/5/15-minute load averages: recorded at the start and at the end of a run."""
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def results_header(settings: Settings, **models: Any) -> dict[str, Any]:
+    """The first entries of a results file: ``machine`` (taken now) and ``models`` (``models`` adds to them)."""
+    return {"machine": machine_info(), "models": models_info(settings) | models}
 
 
 def models_info(settings: Settings) -> dict[str, Any]:
@@ -140,6 +151,16 @@ def ensure_index(settings: Settings, embedder: Any, corpus: Path) -> dict[str, A
     return {"chunks": chunks, "written": report.chunks_written, "seconds": round(time.perf_counter() - started, 1)}
 
 
+def prepare_index(settings: Settings, embedder: Any, corpus: Path, index_dir: Path, label: str,
+                  note: str = "") -> tuple[Settings, dict[str, Any], Any]:
+    """The settings of the bench index in ``index_dir``, the index brought up to date with ``corpus``
+    (``ensure_index``'s report) and the store opened on it: the caller closes it."""
+    index_settings = bench_settings(index_dir, base=settings)
+    print(f"[{label}] index {index_dir}{note}…", flush=True)
+    index = ensure_index(index_settings, embedder, corpus)
+    return index_settings, index, open_store(index_settings)
+
+
 def _progress(done: int, total: int) -> None:
     if done == total or done % 512 == 0:
         print(f"  indexation : {done}/{total} passages", flush=True)
@@ -200,6 +221,11 @@ def md_table(headers: list[str], rows: Iterable[Iterable[Any]]) -> str:
     return "\n".join(lines)
 
 
+def report_head(title: str, data: dict[str, Any]) -> list[str]:
+    """The first lines of a bench's Markdown report: its title, then the machine and the models."""
+    return [f"# Banc d'essai : {title}", "", machine_markdown(data["machine"], data["models"])]
+
+
 def machine_markdown(machine: dict[str, Any], models: dict[str, Any]) -> str:
     return (
         f"- Machine : {machine['cpu']}, {machine['cores']} cœurs, {machine['ram_gib']} Gio de RAM ; "
@@ -209,6 +235,17 @@ def machine_markdown(machine: dict[str, Any], models: dict[str, Any]) -> str:
         f"- Modèles : embedding `{models['embedding']}`, reranker `{models.get('reranker') or 'aucun'}`, "
         f"moteur Qdrant `{models['qdrant_engine']}`"
     )
+
+
+def add_output_arguments(parser: argparse.ArgumentParser, corpus_help: str | None = None,
+                         index_root_help: str | None = None) -> None:
+    """The options the benches share: ``--corpus`` (when ``corpus_help`` is given), ``--out-dir`` and
+    ``--index-root`` (when ``index_root_help`` is given)."""
+    if corpus_help is not None:
+        parser.add_argument("--corpus", type=Path, default=None, help=corpus_help)
+    parser.add_argument("--out-dir", type=Path, default=RESULTS_DIR)
+    if index_root_help is not None:
+        parser.add_argument("--index-root", type=Path, default=BENCH_CACHE, help=index_root_help)
 
 
 def write_results(name: str, data: dict[str, Any], markdown: str, out_dir: Path = RESULTS_DIR) -> tuple[Path, Path]:

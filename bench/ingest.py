@@ -28,18 +28,18 @@ from typing import Any
 
 from assistant.settings import PROJECT_ROOT, Settings
 from bench.common import (
-    RESULTS_DIR,
+    add_output_arguments,
     available,
     bench_settings,
     folder_mb,
     llamaindex_embedding,
+    load_average,
     load_embedder,
-    machine_info,
-    machine_markdown,
     md_table,
-    models_info,
     open_store,
     read_jsonl,
+    report_head,
+    results_header,
     shared_data_dir,
     write_results,
 )
@@ -202,9 +202,7 @@ def _peak_rss_mib() -> float:
 def markdown(data: dict[str, Any]) -> str:
     p = data["parameters"]
     lines = [
-        "# Banc d'essai : ingestion",
-        "",
-        machine_markdown(data["machine"], data["models"]),
+        *report_head("ingestion", data),
         f"- Paramètres : jeux {', '.join(p['datasets'])}"
         + (f" ; articles CASF {p['casf_articles']} sur {p['casf_available']} (--casf-limit {p['casf_limit']})" if p["casf_available"] else "")
         + f" ; lot d'écriture Qdrant {p['upsert_batch_size']}, lot du modèle {p['embedding_batch_size']}.",
@@ -240,8 +238,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Banc d'essai de l'ingestion.")
     parser.add_argument("--casf-limit", type=int, default=None, help="nombre d'articles CASF (défaut : tous)")
     parser.add_argument("--datasets", default="demo,casf", help="jeux à mesurer, parmi demo,casf")
-    parser.add_argument("--corpus", type=Path, default=None, help="dossier du corpus de démonstration (défaut : réglages)")
-    parser.add_argument("--out-dir", type=Path, default=RESULTS_DIR)
+    add_output_arguments(parser, corpus_help="dossier du corpus de démonstration (défaut : réglages)")
     parser.add_argument("--worker", choices=CONFIGS, help=argparse.SUPPRESS)
     parser.add_argument("--input", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
@@ -256,8 +253,7 @@ def main(argv: list[str] | None = None) -> None:
     settings = Settings()
     wanted = {d.strip() for d in args.datasets.split(",") if d.strip()}
     casf_path = shared_data_dir(settings) / "casf" / "articles.jsonl"
-    data: dict[str, Any] = {
-        "machine": machine_info(), "models": models_info(settings),
+    data: dict[str, Any] = results_header(settings) | {
         "parameters": {"casf_limit": args.casf_limit, "casf_articles": 0, "casf_available": None,
                        "upsert_batch_size": settings.qdrant.upsert_batch_size,
                        "embedding_batch_size": settings.embedding.batch_size, "datasets": sorted(wanted)},
@@ -276,7 +272,7 @@ def main(argv: list[str] | None = None) -> None:
             subset_file.parent.mkdir(parents=True)
             subset_file.write_text("".join(json.dumps(a, ensure_ascii=False) + "\n" for a in subset), encoding="utf-8")
             data["datasets"][f"CASF ({len(subset)} articles)"] = bench_dataset("casf", subset_file, Path(tmp) / "casf")
-    data["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    data["machine"]["load_average_at_end"] = load_average()
     write_results("ingest", data, markdown(data), args.out_dir)
 
 

@@ -30,6 +30,7 @@ from bench.common import (
     BENCH_CACHE,
     COLLECTION,
     RESULTS_DIR,
+    add_output_arguments,
     bench_settings,
     latency_summary,
     load_embedder,
@@ -238,10 +239,9 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=10, help="questions par session")
     parser.add_argument("--timeout", type=float, default=300.0, help="délai maximal d'une requête (s)")
     parser.add_argument("--deadline", type=float, default=1800.0, help="échéance de tout le test (s)")
-    parser.add_argument("--corpus", type=Path, default=None, help="corpus indexé (défaut : corpus de démonstration)")
-    parser.add_argument("--out-dir", type=Path, default=RESULTS_DIR)
-    parser.add_argument("--index-root", type=Path, default=BENCH_CACHE,
-                        help="dossier des index de banc (défaut : .cache/bench, index « demo » partagé avec bench.answer)")
+    add_output_arguments(parser, corpus_help="corpus indexé (défaut : corpus de démonstration)",
+                         index_root_help="dossier des index de banc (défaut : .cache/bench, index « demo » partagé avec "
+                                         "bench.answer)")
     args = parser.parse_args()
     run(args.sessions, args.questions, args.timeout, args.deadline, args.corpus, args.out_dir, args.index_root)
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import math
-import os
 import tempfile
 import time
 from collections.abc import Callable, Iterable
@@ -33,21 +32,21 @@ from assistant.components.vector_store import PointRecord, point_id
 from assistant.settings import PROJECT_ROOT, Settings
 from bench.common import (
     BENCH_CACHE,
-    RESULTS_DIR,
+    add_output_arguments,
     available,
     bench_settings,
-    ensure_index,
     folder_mb,
     iter_points,
     latency_summary,
     llamaindex_embedding,
+    load_average,
     load_embedder,
-    machine_info,
-    machine_markdown,
     md_table,
-    models_info,
     open_store,
+    prepare_index,
     read_jsonl,
+    report_head,
+    results_header,
     services_for,
     shared_data_dir,
     write_results,
@@ -277,9 +276,7 @@ def latency_by_size(dataset: Dataset, settings: Settings, cached: CachedQueries,
 def markdown(data: dict[str, Any]) -> str:
     p = data["parameters"]
     lines = [
-        "# Banc d'essai : recherche",
-        "",
-        machine_markdown(data["machine"], data["models"]),
+        *report_head("recherche", data),
         f"- Paramètres : {DEPTH} passages demandés par question, rang d'un document = son meilleur passage ; "
         f"réglages livrés (`default`) : {p['default_retrieval']}.",
         f"- Questions : {p['questions']} ; index persistants dans `.cache/bench/<jeu>`.",
@@ -334,7 +331,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--latency-queries", type=int, default=100)
     parser.add_argument("--no-grid", action="store_true", help="sans la grille de fusion")
     parser.add_argument("--reranker-model", default=None, help="cross-encoder (dossier local) pour hybrid_rerank")
-    parser.add_argument("--out-dir", type=Path, default=RESULTS_DIR)
+    add_output_arguments(parser)
     args = parser.parse_args(argv)
     settings = Settings()
     run(settings, load_datasets(settings, args.sp_limit, args.casf_limit), args.out_dir,
@@ -351,8 +348,7 @@ def run(settings: Settings, datasets: list[Dataset], out_dir: Path, *, sizes: li
         return {}
     embedder = load_embedder(settings)
     cached = CachedQueries(embedder)
-    data: dict[str, Any] = {
-        "machine": machine_info(), "models": models_info(settings) | {"reranker": reranker_model},
+    data: dict[str, Any] = results_header(settings, reranker=reranker_model) | {
         "parameters": {"depth_chunks": DEPTH, "default_retrieval": settings.retrieval.model_dump(),
                        "hybrid_reference": HYBRID_REFERENCE, "grid_space": GRID, "sizes": sizes,
                        "latency_queries": latency_queries, "questions": {d.name: len(d.questions) for d in datasets}},
@@ -361,10 +357,9 @@ def run(settings: Settings, datasets: list[Dataset], out_dir: Path, *, sizes: li
     stores: dict[str, Any] = {}
     try:
         for dataset in datasets:
-            ds_settings = bench_settings(dataset.index_dir, base=settings)
-            print(f"[{dataset.name}] index {dataset.index_dir} (construit une fois, puis réutilisé)…", flush=True)
-            index = ensure_index(ds_settings, embedder, dataset.corpus)
-            store = stores[dataset.name] = open_store(ds_settings)
+            ds_settings, index, store = prepare_index(settings, embedder, dataset.corpus, dataset.index_dir, dataset.name,
+                                                      " (construit une fois, puis réutilisé)")
+            stores[dataset.name] = store
             retrievers = bench_retrievers(dataset, ds_settings, embedder, cached, store, reranker_model, latency_queries)
             data["datasets"][dataset.name] = {"index": index, "questions": len(dataset.questions),
                                               "retrievers": retrievers, "default_check": check_default(retrievers)}
@@ -379,7 +374,7 @@ def run(settings: Settings, datasets: list[Dataset], out_dir: Path, *, sizes: li
     finally:
         for store in stores.values():
             store.close()
-    data["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    data["machine"]["load_average_at_end"] = load_average()
     write_results("retrieval", data, markdown(data), out_dir)
     return data
 

@@ -7,30 +7,27 @@ with ``flock`` by the process that has the store open, so a second process gets 
 
 from __future__ import annotations
 
-import datetime as dt
 import fcntl
 import json
 import os
 import shutil
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from assistant.components.sparse import SparseVector
 from assistant.components.vector_store import (
     DATETIME_FIELDS,
     DENSE,
     KEYWORD_FIELDS,
     SPARSE,
-    DocState,
     PointRecord,
     ScoredPoint,
     SearchFilter,
     StoreError,
-    StoreLockedError,
+    VectorStore,
+    locked_error,
 )
 from assistant.settings import QdrantSettings
 
@@ -39,36 +36,24 @@ CONFIG_FILE = "edge_config.json"  # written by Qdrant Edge at creation: the shar
 
 
 def to_edge_filter(search_filter: SearchFilter) -> Any:
-    """``SearchFilter`` as Qdrant Edge conditions: the same tree as ``SearchFilter.to_qdrant()``."""
+    """``SearchFilter`` as Qdrant Edge conditions: the same clauses as ``SearchFilter.to_qdrant()``."""
     import qdrant_edge as qe
 
-    f = search_filter
+    def condition(kind: str, key: str, value: Any) -> Any:
+        if kind == "any":
+            return qe.FieldCondition(key=key, match=qe.MatchAny(any=list(value)))
+        if kind == "eq":
+            return qe.FieldCondition(key=key, match=qe.MatchValue(value=value))
+        return qe.Filter(should=[
+            qe.IsEmptyCondition(key=key),
+            qe.IsNullCondition(key=key),
+            qe.FieldCondition(key=key, range=qe.RangeDateTime(**{k: v.isoformat() for k, v in value.items()})),
+        ])
 
-    def any_of(key: str, values: Iterable[str]) -> Any:
-        return qe.FieldCondition(key=key, match=qe.MatchAny(any=list(values)))
-
-    must: list[Any] = [any_of("visibility", ("public", *f.groups))]
-    if f.doc_types:
-        must.append(any_of("doc_type", f.doc_types))
-    if f.territories:
-        allowed = (*f.territories, "national") if f.include_national else f.territories
-        must.append(any_of("territory", allowed))
-    if f.doc_ids:
-        must.append(any_of("doc_id", f.doc_ids))
-    if not f.include_abrogated:
-        must.append(qe.FieldCondition(key="validity", match=qe.MatchValue(value="en_vigueur")))
-    if f.valid_at is not None:
-        moment = dt.datetime.combine(f.valid_at, dt.time(), tzinfo=dt.timezone.utc).isoformat()
-        for key, bound in (("valid_from", {"lte": moment}), ("valid_until", {"gte": moment})):
-            must.append(qe.Filter(should=[
-                qe.IsEmptyCondition(key=key),
-                qe.IsNullCondition(key=key),
-                qe.FieldCondition(key=key, range=qe.RangeDateTime(**bound)),
-            ]))
-    return qe.Filter(must=must)
+    return qe.Filter(must=[condition(*clause) for clause in search_filter.clauses()])
 
 
-class EdgeStore:
+class EdgeStore(VectorStore):
     """Same public methods as ``QdrantStore``; filters are given as ``SearchFilter``."""
 
     def __init__(self, settings: QdrantSettings, project_root: Path):
@@ -120,10 +105,7 @@ class EdgeStore:
 
     def _require(self) -> Any:
         if self._shard is None:
-            raise StoreError(
-                f"La collection « {self.collection} » n'existe pas encore : lancez d'abord "
-                "« autonomie ingest corpus/ »."
-            )
+            raise self._missing_error()
         return self._shard
 
     # --- collection -------------------------------------------------------------------------------
@@ -136,11 +118,7 @@ class EdgeStore:
         if self.exists():
             current = _stored_dimension(self._dir)
             if current != dimension:
-                raise StoreError(
-                    f"La collection « {self.collection} » a des vecteurs de dimension {current}, le modèle "
-                    f"d'embedding configuré en produit {dimension}. Utilisez une autre collection "
-                    "(--collection) ou réindexez après suppression."
-                )
+                raise self._dimension_error(current, dimension)
             return
         config = qe.EdgeConfig(
             vectors={DENSE: qe.EdgeVectorParams(size=dimension, distance=qe.Distance.Cosine)},
@@ -190,31 +168,15 @@ class EdgeStore:
             self._dirty = True
 
     # --- reads ------------------------------------------------------------------------------------
-    def scroll_payloads(
-        self, fields: list[str] | bool = True, query_filter: SearchFilter | None = None
-    ) -> Iterator[tuple[str, dict]]:
+    def _scroll_page(
+        self, fields: list[str] | bool, query_filter: SearchFilter | None, offset: Any
+    ) -> tuple[list[Any], Any]:
         import qdrant_edge as qe
 
-        if not self.exists():
-            return
         edge_filter = to_edge_filter(query_filter) if query_filter is not None else None
-        offset = None
-        while True:
-            points, offset = self._shard.scroll(qe.ScrollRequest(
-                offset=offset, limit=1024, filter=edge_filter, with_payload=fields, with_vector=False,
-            ))
-            for p in points:
-                yield str(p.id), p.payload or {}
-            if offset is None:
-                return
-
-    def doc_states(self) -> dict[str, DocState]:
-        states: dict[str, DocState] = defaultdict(DocState)
-        for pid, payload in self.scroll_payloads(["doc_id", "source_file"]):
-            state = states[payload["doc_id"]]
-            state.point_ids.add(pid)
-            state.source_file = payload.get("source_file")
-        return dict(states)
+        return self._shard.scroll(qe.ScrollRequest(
+            offset=offset, limit=1024, filter=edge_filter, with_payload=fields, with_vector=False,
+        ))
 
     def count(self, query_filter: SearchFilter | None = None) -> int:
         import qdrant_edge as qe
@@ -224,39 +186,26 @@ class EdgeStore:
         edge_filter = to_edge_filter(query_filter) if query_filter is not None else None
         return self._shard.count(qe.CountRequest(exact=True, filter=edge_filter))
 
-    def counts_by(self, *fields: str) -> Counter:
-        """Number of chunks per value tuple of ``fields`` (e.g. doc_type, territory)."""
-        return Counter(tuple(str(p.get(f)) for f in fields) for _, p in self.scroll_payloads(list(fields)))
-
-    def query_hybrid(
-        self,
-        dense: np.ndarray | None,
-        sparse: SparseVector | None,
-        *,
-        limit: int,
-        prefetch_k: int,
-        search_filter: SearchFilter | None = None,
-        rrf_k: int = 60,
-        weights: tuple[float, float] = (1.0, 1.0),
-    ) -> list[ScoredPoint]:
-        """Dense and/or sparse search; with both, Edge fuses them (weighted RRF) inside one query."""
+    def _query(self, branches: dict[str, Any], search_filter: SearchFilter | None, *, limit: int,
+               prefetch_k: int, rrf_k: int, weights: tuple[float, float]) -> list[ScoredPoint]:
         import qdrant_edge as qe
 
         shard = self._require()
         edge_filter = to_edge_filter(search_filter) if search_filter is not None else None
-        branches = []
-        if dense is not None:
-            branches.append(qe.Query.Nearest(np.asarray(dense, dtype=np.float32), using=DENSE))
-        if sparse and sparse.indices:
-            branches.append(qe.Query.Nearest(qe.SparseVector(list(sparse.indices), list(sparse.values)), using=SPARSE))
-        if not branches:
-            return []
-        if len(branches) == 1:
-            request = qe.QueryRequest(limit=limit, query=branches[0], filter=edge_filter, with_payload=True)
+        queries = [
+            qe.Query.Nearest(
+                qe.SparseVector(list(vector.indices), list(vector.values)) if using == SPARSE
+                else np.asarray(vector, dtype=np.float32),
+                using=using,
+            )
+            for using, vector in branches.items()
+        ]
+        if len(queries) == 1:
+            request = qe.QueryRequest(limit=limit, query=queries[0], filter=edge_filter, with_payload=True)
         else:
             request = qe.QueryRequest(
                 limit=limit,
-                prefetches=[qe.Prefetch(limit=prefetch_k, query=query, filter=edge_filter) for query in branches],
+                prefetches=[qe.Prefetch(limit=prefetch_k, query=query, filter=edge_filter) for query in queries],
                 query=qe.Fusion.Rrf(k=rrf_k, weights=list(weights)),
                 filter=edge_filter,
                 with_payload=True,
@@ -271,11 +220,7 @@ def _lock(lock_file: Path, shard_dir: Path) -> int:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError as exc:
         os.close(fd)
-        raise StoreLockedError(
-            f"L'index embarqué {shard_dir} est déjà ouvert par un autre processus (le serveur "
-            "« autonomie serve » est-il lancé ?). Arrêtez-le, ou passez par son interface "
-            "(onglet Sources / API), ou utilisez un serveur Qdrant (AUTONOMIE_QDRANT__URL)."
-        ) from exc
+        raise locked_error(shard_dir) from exc
     return fd
 
 

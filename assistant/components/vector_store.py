@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from abc import ABC, abstractmethod
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
@@ -72,52 +73,106 @@ class SearchFilter:
     valid_at: dt.date | None = None
     doc_ids: tuple[str, ...] = ()
 
+    def clauses(self) -> list[tuple[str, str, Any]]:
+        """The rule, engine-neutral: every clause must hold. ``to_qdrant`` and Edge's ``to_edge_filter``
+        only translate it. Kinds: ``("any", key, values)`` the field holds one of ``values``;
+        ``("eq", key, value)``; ``("unset_or_range", key, {"lte" or "gte": datetime})`` the field is
+        missing, null or within the bound."""
+        clauses: list[tuple[str, str, Any]] = [("any", "visibility", ("public", *self.groups))]
+        if self.doc_types:
+            clauses.append(("any", "doc_type", self.doc_types))
+        if self.territories:
+            allowed = (*self.territories, "national") if self.include_national else self.territories
+            clauses.append(("any", "territory", allowed))
+        if self.doc_ids:
+            clauses.append(("any", "doc_id", self.doc_ids))
+        if not self.include_abrogated:
+            clauses.append(("eq", "validity", "en_vigueur"))
+        if self.valid_at is not None:
+            moment = dt.datetime.combine(self.valid_at, dt.time(), tzinfo=dt.timezone.utc)
+            clauses.append(("unset_or_range", "valid_from", {"lte": moment}))
+            clauses.append(("unset_or_range", "valid_until", {"gte": moment}))
+        return clauses
+
     def to_qdrant(self) -> Any:
         from qdrant_client import models
 
-        def any_of(key: str, values: Iterable[str]) -> Any:
-            return models.FieldCondition(key=key, match=models.MatchAny(any=list(values)))
+        def condition(kind: str, key: str, value: Any) -> Any:
+            if kind == "any":
+                return models.FieldCondition(key=key, match=models.MatchAny(any=list(value)))
+            if kind == "eq":
+                return models.FieldCondition(key=key, match=models.MatchValue(value=value))
+            return models.Filter(should=[
+                models.IsEmptyCondition(is_empty=models.PayloadField(key=key)),
+                models.IsNullCondition(is_null=models.PayloadField(key=key)),
+                models.FieldCondition(key=key, range=models.DatetimeRange(**value)),
+            ])
 
-        must: list[Any] = [any_of("visibility", ("public", *self.groups))]
-        if self.doc_types:
-            must.append(any_of("doc_type", self.doc_types))
-        if self.territories:
-            allowed = (*self.territories, "national") if self.include_national else self.territories
-            must.append(any_of("territory", allowed))
-        if self.doc_ids:
-            must.append(any_of("doc_id", self.doc_ids))
-        if not self.include_abrogated:
-            must.append(models.FieldCondition(key="validity", match=models.MatchValue(value="en_vigueur")))
-        if self.valid_at is not None:
-            moment = dt.datetime.combine(self.valid_at, dt.time(), tzinfo=dt.timezone.utc)
-            for key, bound in (("valid_from", {"lte": moment}), ("valid_until", {"gte": moment})):
-                must.append(models.Filter(should=[
-                    models.IsEmptyCondition(is_empty=models.PayloadField(key=key)),
-                    models.IsNullCondition(is_null=models.PayloadField(key=key)),
-                    models.FieldCondition(key=key, range=models.DatetimeRange(**bound)),
-                ]))
-        return models.Filter(must=must)
+        return models.Filter(must=[condition(*clause) for clause in self.clauses()])
 
 
-class VectorStore(Protocol):
+class VectorStore(ABC):
     """What the pipeline, retrieval and CLI use: ``QdrantStore`` (server or qdrant-client's local mode)
     and ``EdgeStore`` (Qdrant Edge, embedded). ``query_filter`` is each engine's own filter, except for
-    ``EdgeStore`` which takes a ``SearchFilter``."""
+    ``EdgeStore`` which takes a ``SearchFilter``.
+
+    The engine-independent methods live here, written on each engine's primitives (``exists``,
+    ``_scroll_page``, ``_query``)."""
 
     location: str
     collection: str
 
+    @abstractmethod
     def close(self) -> None: ...
+    @abstractmethod
     def optimize(self) -> None: ...
+    @abstractmethod
     def exists(self) -> bool: ...
+    @abstractmethod
     def ensure_collection(self, dimension: int) -> None: ...
+    @abstractmethod
     def drop(self) -> None: ...
+    @abstractmethod
     def upsert(self, records: list[PointRecord]) -> None: ...
+    @abstractmethod
     def delete_points(self, ids: Iterable[str]) -> None: ...
-    def scroll_payloads(self, fields: list[str] | bool = True, query_filter: Any = None) -> Iterator[tuple[str, dict]]: ...
-    def doc_states(self) -> dict[str, DocState]: ...
+    @abstractmethod
     def count(self, query_filter: Any = None) -> int: ...
-    def counts_by(self, *fields: str) -> Counter: ...
+
+    @abstractmethod
+    def _scroll_page(self, fields: list[str] | bool, query_filter: Any, offset: Any) -> tuple[list[Any], Any]:
+        """One page of points (with ``id`` and ``payload``) from ``offset``, and the next offset (None: the end)."""
+
+    @abstractmethod
+    def _query(self, branches: dict[str, Any], search_filter: SearchFilter | None, *, limit: int,
+               prefetch_k: int, rrf_k: int, weights: tuple[float, float]) -> list[ScoredPoint]:
+        """The engine's search: ``branches`` maps ``DENSE`` to an array and/or ``SPARSE`` to a non-empty
+        ``SparseVector``; with both, fused (weighted RRF) inside one query."""
+
+    # --- reads ------------------------------------------------------------------------------------
+    def scroll_payloads(self, fields: list[str] | bool = True, query_filter: Any = None) -> Iterator[tuple[str, dict]]:
+        if not self.exists():
+            return
+        offset = None
+        while True:
+            points, offset = self._scroll_page(fields, query_filter, offset)
+            for p in points:
+                yield str(p.id), p.payload or {}
+            if offset is None:
+                return
+
+    def doc_states(self) -> dict[str, DocState]:
+        states: dict[str, DocState] = defaultdict(DocState)
+        for pid, payload in self.scroll_payloads(["doc_id", "source_file"]):
+            state = states[payload["doc_id"]]
+            state.point_ids.add(pid)
+            state.source_file = payload.get("source_file")
+        return dict(states)
+
+    def counts_by(self, *fields: str) -> Counter:
+        """Number of chunks per value tuple of ``fields`` (e.g. doc_type, territory)."""
+        return Counter(tuple(str(p.get(f)) for f in fields) for _, p in self.scroll_payloads(list(fields)))
+
     def query_hybrid(
         self,
         dense: np.ndarray | None,
@@ -128,7 +183,41 @@ class VectorStore(Protocol):
         search_filter: SearchFilter | None = None,
         rrf_k: int = 60,
         weights: tuple[float, float] = (1.0, 1.0),
-    ) -> list[ScoredPoint]: ...
+    ) -> list[ScoredPoint]:
+        """Dense and/or sparse search; with both, the engine fuses them (weighted RRF) inside one query."""
+        if not self.exists():
+            raise self._missing_error()
+        branches: dict[str, Any] = {}
+        if dense is not None:
+            branches[DENSE] = dense
+        if sparse and sparse.indices:
+            branches[SPARSE] = sparse
+        if not branches:
+            return []
+        return self._query(branches, search_filter, limit=limit, prefetch_k=prefetch_k, rrf_k=rrf_k, weights=weights)
+
+    # --- errors shared by the engines -------------------------------------------------------------
+    def _missing_error(self) -> StoreError:
+        return StoreError(
+            f"La collection « {self.collection} » n'existe pas encore : lancez d'abord "
+            "« autonomie ingest corpus/ »."
+        )
+
+    def _dimension_error(self, current: int | None, dimension: int) -> StoreError:
+        return StoreError(
+            f"La collection « {self.collection} » a des vecteurs de dimension {current}, le modèle "
+            f"d'embedding configuré en produit {dimension}. Utilisez une autre collection "
+            "(--collection) ou réindexez après suppression."
+        )
+
+
+def locked_error(path: Path) -> StoreLockedError:
+    """The embedded index at ``path`` is held by another process."""
+    return StoreLockedError(
+        f"L'index embarqué {path} est déjà ouvert par un autre processus (le serveur "
+        "« autonomie serve » est-il lancé ?). Arrêtez-le, ou passez par son interface "
+        "(onglet Sources / API), ou utilisez un serveur Qdrant (AUTONOMIE_QDRANT__URL)."
+    )
 
 
 def build_store(settings: QdrantSettings, project_root: Path) -> VectorStore:
@@ -145,7 +234,7 @@ def point_id(*parts: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, "\x1f".join(parts)))
 
 
-class QdrantStore:
+class QdrantStore(VectorStore):
     def __init__(self, settings: QdrantSettings, project_root: Path):
         from qdrant_client import QdrantClient
 
@@ -164,11 +253,7 @@ class QdrantStore:
                 self.client = QdrantClient(path=str(path))
             except RuntimeError as exc:
                 if "already accessed" in str(exc):
-                    raise StoreLockedError(
-                        f"L'index embarqué {path} est déjà ouvert par un autre processus (le serveur "
-                        "« autonomie serve » est-il lancé ?). Arrêtez-le, ou passez par son interface "
-                        "(onglet Sources / API), ou utilisez un serveur Qdrant (AUTONOMIE_QDRANT__URL)."
-                    ) from exc
+                    raise locked_error(path) from exc
                 raise
 
     def _check_server(self) -> None:
@@ -210,11 +295,7 @@ class QdrantStore:
             vectors = info.config.params.vectors
             current = vectors[DENSE].size if isinstance(vectors, dict) else None
             if current != dimension:
-                raise StoreError(
-                    f"La collection « {self.collection} » a des vecteurs de dimension {current}, le modèle "
-                    f"d'embedding configuré en produit {dimension}. Utilisez une autre collection "
-                    "(--collection) ou réindexez après suppression."
-                )
+                raise self._dimension_error(current, dimension)
             return
         self._call(
             self.client.create_collection,
@@ -259,99 +340,45 @@ class QdrantStore:
             self._call(self.client.delete, self.collection, points_selector=models.PointIdsList(points=ids), wait=True)
 
     # --- reads ------------------------------------------------------------------------------------
-    def scroll_payloads(self, fields: list[str] | bool = True, query_filter: Any = None) -> Iterator[tuple[str, dict]]:
-        if not self.exists():
-            return
-        offset = None
-        while True:
-            points, offset = self._call(
-                self.client.scroll,
-                self.collection,
-                scroll_filter=query_filter,
-                limit=1024,
-                offset=offset,
-                with_payload=fields,
-                with_vectors=False,
-            )
-            for p in points:
-                yield str(p.id), p.payload or {}
-            if offset is None:
-                return
-
-    def doc_states(self) -> dict[str, DocState]:
-        states: dict[str, DocState] = defaultdict(DocState)
-        for pid, payload in self.scroll_payloads(["doc_id", "source_file"]):
-            state = states[payload["doc_id"]]
-            state.point_ids.add(pid)
-            state.source_file = payload.get("source_file")
-        return dict(states)
+    def _scroll_page(self, fields: list[str] | bool, query_filter: Any, offset: Any) -> tuple[list[Any], Any]:
+        return self._call(
+            self.client.scroll,
+            self.collection,
+            scroll_filter=query_filter,
+            limit=1024,
+            offset=offset,
+            with_payload=fields,
+            with_vectors=False,
+        )
 
     def count(self, query_filter: Any = None) -> int:
         if not self.exists():
             return 0
         return self._call(self.client.count, self.collection, count_filter=query_filter, exact=True).count
 
-    def counts_by(self, *fields: str) -> Counter:
-        """Number of chunks per value tuple of ``fields`` (e.g. doc_type, territory)."""
-        return Counter(tuple(str(p.get(f)) for f in fields) for _, p in self.scroll_payloads(list(fields)))
-
-    def query_hybrid(
-        self,
-        dense: np.ndarray | None,
-        sparse: SparseVector | None,
-        *,
-        limit: int,
-        prefetch_k: int,
-        search_filter: SearchFilter | None = None,
-        rrf_k: int = 60,
-        weights: tuple[float, float] = (1.0, 1.0),
-    ) -> list[ScoredPoint]:
-        """Dense and/or sparse search; with both, Qdrant fuses them (RRF) inside one query."""
+    def _query(self, branches: dict[str, Any], search_filter: SearchFilter | None, *, limit: int,
+               prefetch_k: int, rrf_k: int, weights: tuple[float, float]) -> list[ScoredPoint]:
         from qdrant_client import models
 
-        if not self.exists():
-            raise StoreError(
-                f"La collection « {self.collection} » n'existe pas encore : lancez d'abord "
-                "« autonomie ingest corpus/ »."
-            )
         query_filter = search_filter.to_qdrant() if search_filter is not None else None
-        sparse_query = (
-            models.SparseVector(indices=sparse.indices, values=sparse.values) if sparse and sparse.indices else None
-        )
-        branches = []
-        if dense is not None:
-            branches.append((DENSE, dense.tolist()))
-        if sparse_query is not None:
-            branches.append((SPARSE, sparse_query))
-        if not branches:
-            return []
-        if len(branches) == 1:
-            using, query = branches[0]
-            response = self._call(
-                self.client.query_points,
-                self.collection,
-                query=query,
-                using=using,
-                query_filter=query_filter,
-                limit=limit,
-                with_payload=True,
-            )
+        queries = [
+            (using, models.SparseVector(indices=vector.indices, values=vector.values) if using == SPARSE
+             else vector.tolist())
+            for using, vector in branches.items()
+        ]
+        if len(queries) == 1:
+            using, query = queries[0]
+            request: dict[str, Any] = {"query": query, "using": using}
         else:
             prefetch = [
                 models.Prefetch(query=query, using=using, filter=query_filter, limit=prefetch_k)
-                for using, query in branches
+                for using, query in queries
             ]
             # Always explicit: a bare Fusion.RRF would use the server's own default k, not ours.
-            fusion = models.RrfQuery(rrf=models.Rrf(k=rrf_k, weights=list(weights)))
-            response = self._call(
-                self.client.query_points,
-                self.collection,
-                prefetch=prefetch,
-                query=fusion,
-                query_filter=query_filter,
-                limit=limit,
-                with_payload=True,
-            )
+            request = {"prefetch": prefetch, "query": models.RrfQuery(rrf=models.Rrf(k=rrf_k, weights=list(weights)))}
+        response = self._call(
+            self.client.query_points, self.collection, **request, query_filter=query_filter, limit=limit, with_payload=True
+        )
         return [ScoredPoint(str(p.id), float(p.score), p.payload or {}) for p in response.points]
 
 

@@ -42,6 +42,38 @@ class Evidence:
     sentences: list[SelectedSentence]
 
 
+@dataclass(frozen=True)
+class Sufficiency:
+    sufficient: bool
+    doubtful: bool
+    strength: float
+
+
+class EvidenceJudge:
+    """Decides whether the evidence answers the question, else the assistant abstains.
+
+    Neither signal suffices alone: lexical coverage misses paraphrases ("ne pas répondre" vs "le silence
+    vaut rejet") and sentence similarity is compressed (e5 cosines of 0.80–0.95). Their sum,
+    ``coverage + similarity_weight × (similarity − 0.85)``, separates answerable from out-of-corpus
+    questions better than either (ROC AUC 0.85 vs 0.80 and 0.83 on the demo evaluation set).
+    """
+
+    PIVOT = 0.85
+
+    def __init__(self, min_similarity: float, min_strength: float, similarity_weight: float, doubtful_below: float):
+        if doubtful_below < min_strength:
+            raise ValueError("doubtful_below must be at least min_strength")
+        self.min_similarity = min_similarity
+        self.min_strength = min_strength
+        self.similarity_weight = similarity_weight
+        self.doubtful_below = doubtful_below
+
+    def run(self, evidence: Evidence) -> Sufficiency:
+        strength = evidence.coverage + self.similarity_weight * (evidence.similarity - self.PIVOT)
+        sufficient = bool(evidence.sentences) and evidence.similarity >= self.min_similarity and strength >= self.min_strength
+        return Sufficiency(sufficient, sufficient and strength < self.doubtful_below, round(strength, 4))
+
+
 class SentenceSelector:
     """Scores every sentence of the top passages against the question (dense + lexical + rank)."""
 

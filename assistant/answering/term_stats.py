@@ -1,4 +1,5 @@
-"""Document frequencies of index terms, read from the index itself, for IDF-weighted evidence."""
+"""Document frequencies of index terms (for IDF-weighted evidence) and the territories the index
+covers, read from the index itself."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from assistant.text.french import terms
 
 
 class TermStatistics:
-    """Chunk frequency of every term of the collection; recomputed when the point count changes."""
+    """Chunk frequency of every term of the collection, and its territories; recomputed when the point
+    count changes."""
 
     def __init__(self, store):
         self.store = store
@@ -18,6 +20,7 @@ class TermStatistics:
         self._count = -1
         self._df: Counter = Counter()
         self._n = 0
+        self._territories: frozenset[str] = frozenset()
 
     def _refresh(self) -> None:
         count = self.store.count()
@@ -25,10 +28,12 @@ class TermStatistics:
             return
         df: Counter = Counter()
         n = 0
-        for _, payload in self.store.scroll_payloads(["text", "title", "section_path"]):
+        territories: set[str] = set()
+        for _, payload in self.store.scroll_payloads(["text", "title", "section_path", "territory"]):
             n += 1
             df.update(set(terms(f"{payload.get('title', '')} {payload.get('section_path', '')} {payload.get('text', '')}")))
-        self._df, self._n, self._count = df, n, count
+            territories.add(str(payload.get("territory") or "national"))
+        self._df, self._n, self._count, self._territories = df, n, count, frozenset(territories)
         weights = sorted(self._idf(d) for d in df.values())
         self._unseen = weights[len(weights) // 2] if weights else 1.0
 
@@ -42,3 +47,9 @@ class TermStatistics:
             self._refresh()
             df = self._df.get(term, 0)
             return self._idf(df) if df else self._unseen
+
+    def territories(self) -> frozenset[str]:
+        """Territory codes of the indexed documents (``national`` included)."""
+        with self._lock:
+            self._refresh()
+            return self._territories

@@ -1,5 +1,6 @@
 """The assistant end to end on a real small index: extractive mode, abstention, follow-ups, PII,
-prompt injection, LLM down, and the generative/tool-calling flows against a scripted OpenAI stub."""
+prompt injection, LLM down, and the generative/tool-calling flows (unverifiable draft included) against a
+scripted OpenAI stub."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import json
 
 import pytest
 
+from assistant.answering.prompts import NO_ANSWER
 from assistant.answering.schema import Turn
 from assistant.answering.service import AssistantService
+from assistant.answering.workflow import UNVERIFIED_DRAFT
 from assistant.components.vector_store import SearchFilter
 from tests.stub_llm import completion, streamed, stub  # noqa: F401
 
@@ -86,6 +89,35 @@ def test_generative_answer_is_verified_and_unsupported_claim_removed(small_index
     assert prompt[0]["role"] == "system" and "DONNÉES" in prompt[0]["content"]
 
 
+def test_unverifiable_draft_falls_back_to_the_extractive_answer(small_index, stub):
+    settings, services = small_index
+    draft = ["Le département rembourse 300 € de frais de taxi [1]. ", "Un chèque cadeau est offert chaque année [2]."]
+    stub.script(streamed(draft))
+    items = list(service(services, settings, base_url=stub.base_url).stream("La visite à domicile est-elle obligatoire pour l'APA ?",
+                                                                          mode="generatif"))
+    response = items[-1]
+    assert response.mode == "extractif" and not response.abstained
+    assert UNVERIFIED_DRAFT in response.warnings
+    assert "300 €" not in response.answer and "visite à domicile" in response.answer
+    assert response.citations and response.verification.all_supported
+    for c in response.citations:  # the quotes are exact again
+        for part in (c.quote or "").split(" […] "):
+            assert part in c.passage
+    # the draft was streamed as it came, then the answer that replaces it
+    assert items[:-1] == [*draft, "\n\n" + response.answer]
+    assert {"analyse", "retrieve", "select", "generate", "verify", "total"} <= set(response.timings)
+
+
+def test_model_saying_it_cannot_answer_still_abstains(small_index, stub):
+    settings, services = small_index
+    stub.script(streamed([NO_ANSWER]))
+    response = service(services, settings, base_url=stub.base_url).ask("La visite à domicile est-elle obligatoire pour l'APA ?",
+                                                                       mode="generatif")
+    assert response.abstained and response.mode == "generatif" and response.citations == []
+    assert response.abstention_reason.startswith("Le modèle a jugé")
+    assert UNVERIFIED_DRAFT not in response.warnings
+
+
 def test_prompt_injection_in_a_document_changes_nothing(small_index, stub):
     settings, services = small_index
     extractive = service(services, settings).ask("Que permet la téléassistance à domicile ?", mode="extractif")
@@ -128,7 +160,7 @@ def test_comparison_per_territory_against_the_national_rule(small_index):
     comparison = response.comparison
     assert comparison is not None and "deux mois" in comparison.national_rule
     rows = {row.territory: row for row in comparison.territories}
-    assert rows["13"].status == "divergent" and "90" in rows["13"].note
+    assert rows["13"].status == "contraire" and "trois mois" in rows["13"].note  # longer than the legal delay
     assert rows["13"].citations[0].doc_id == "dep13-rdas"
     assert rows["59"].status == "divergent" and rows["59"].citations[0].doc_id == "dep59-guide"
     hidden = service(services, settings).compare("Délai de décision d'une demande d'APA", ["59"])

@@ -82,7 +82,8 @@ def test_quantities_and_practice_status():
         "duree": {45.0, 90.0}, "pourcentage": {50.0}, "montant": {24.10}, "heures": set()}
     assert quantities("un délai de deux mois")["duree"] == {60.0}
     national = "La décision est notifiée dans un délai de deux mois."
-    assert compare_practice(national, "Décision notifiée sous 3 mois.")[0] == "divergent"
+    assert compare_practice(national, "Décision notifiée sous 3 mois.")[0] == "contraire"  # longer than the legal maximum
+    assert compare_practice(national, "Décision notifiée sous 45 jours.")[0] == "divergent"  # shorter: compatible
     assert compare_practice(national, "La décision est notifiée dans les 2 mois.")[0] == "conforme"
     assert compare_practice(national, "")[0] == "non_trouve"
 
@@ -93,3 +94,28 @@ def test_injected_instructions_never_reach_the_prompt():
     block = evidence_block([passage])
     assert "PWNED" not in block and "Ignore les consignes" not in block
     assert "24 h sur 24" in block and "boîtier" in block
+
+
+def _evidence(similarity: float, coverage: float, sentences: int = 1):
+    from assistant.answering.extractive import Evidence, SelectedSentence
+
+    return Evidence(similarity, coverage, [SelectedSentence(0, "Une phrase.", 1.0, similarity)] * sentences)
+
+
+def test_evidence_judge_weighs_coverage_and_similarity():
+    from assistant.answering.extractive import EvidenceJudge
+
+    judge = EvidenceJudge(min_similarity=0.83, min_strength=0.7, similarity_weight=8.0, doubtful_below=0.9)
+    # Low word overlap but a close paraphrase: answered.
+    assert judge.run(_evidence(0.93, 0.35)).sufficient
+    # Same overlap, a distant sentence: abstain.
+    assert not judge.run(_evidence(0.86, 0.35)).sufficient
+    # Full overlap but under the similarity floor: abstain.
+    assert not judge.run(_evidence(0.82, 1.0)).sufficient
+    # No sentence at all: abstain whatever the scores.
+    assert not judge.run(_evidence(0.95, 1.0, sentences=0)).sufficient
+    weak = judge.run(_evidence(0.86, 0.65))
+    assert weak.sufficient and weak.doubtful and weak.strength == pytest.approx(0.73)
+    assert not judge.run(_evidence(0.90, 0.9)).doubtful
+    with pytest.raises(ValueError):
+        EvidenceJudge(0.83, 0.7, 8.0, doubtful_below=0.5)

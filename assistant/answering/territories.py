@@ -28,6 +28,9 @@ DEPARTEMENTS: dict[str, str] = {
     "971": "Guadeloupe", "972": "Martinique", "973": "Guyane", "974": "La Réunion", "976": "Mayotte",
 }
 
+# Ain, Allier, Aube, Cher, Creuse, Lot, Manche, Nord, Somme, Var, Vienne, (La) Réunion.
+_COMMON_WORD_NAMES = frozenset({"01", "03", "10", "18", "23", "46", "50", "59", "80", "83", "86", "974"})
+
 _NAME_PATTERNS = sorted(
     ((code, re.compile(r"(?<![\w-])" + re.escape(fold(name)).replace(r"\-", r"[\s-]") + r"(?![\w-])"))
      for code, name in DEPARTEMENTS.items()),
@@ -66,8 +69,9 @@ def detect_territories(text: str) -> list[str]:
         for match in pattern.finditer(folded):
             if any(start <= match.start() < end for start, end in taken):
                 continue
-            # "Nord" alone is a direction as often as a département: require a capital in the original.
-            if code == "59" and not text[match.start():match.start() + 1].isupper():
+            # "le nord", "une somme", "plus cher", "la réunion": names that are also common words count
+            # only with their capital.
+            if code in _COMMON_WORD_NAMES and not text[match.start():match.start() + 1].isupper():
                 continue
             taken.append((match.start(), match.end()))
             found.append((match.start(), code))

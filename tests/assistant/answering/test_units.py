@@ -34,6 +34,8 @@ def test_no_false_positive_on_domain_numbers():
     ("En Bouches-du-Rhône (13)", ["13"]),
     ("au nord de la ville, GIR 4, 2 mois", []),
     ("Rhône et Haute-Loire", ["69", "43"]),
+    ("La somme versée est-elle plus chère quand elle vienne de la réunion d'équipe ?", []),
+    ("Dans la Somme, le Cher et à La Réunion", ["80", "18", "974"]),
 ])
 def test_territory_detection(text, codes):
     assert detect_territories(text) == codes

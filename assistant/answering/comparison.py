@@ -428,29 +428,27 @@ def _direction(kind: str, label: str, adjective: str, national: Quantity, local:
     return Finding("contraire", text + " (moins favorable que la règle nationale)")
 
 
+# Local clause kind → (national clause kinds it contradicts on the same object, note).
+_MODAL_CONFLICTS = {
+    "replacement": (("obligation", "prohibition"),
+                    "étape nationale obligatoire remplacée localement : {local} alors que la règle nationale prévoit {national}"),
+    "not_required": (("obligation",), "obligation nationale rendue facultative : {local} alors que la règle nationale prévoit {national}"),
+    "obligation": (("not_required",), "exigence locale que la règle nationale exclut : {local} alors que {national}"),
+}
+
+
 def _compare_statements(national: list[Statement], local: list[Statement], national_text: str) -> list[Finding]:
     findings: list[Finding] = []
     nat_modal = [s for s in national if s.kind]
     local_prohibited = set().union(*[s.terms for s in local if s.kind == "prohibition"]) if local else set()
     for s in local:
-        if s.kind == "replacement" and s.target:
-            for n in nat_modal:
-                if n.kind in ("obligation", "prohibition") and len(s.target & n.terms) >= min(2, len(s.target)):
-                    findings.append(Finding("contraire", f"étape nationale obligatoire remplacée localement : {_quote(s.text)} "
-                                                         f"alors que la règle nationale prévoit {_quote(n.text)}"))
-                    break
-        elif s.kind == "not_required":
-            for n in nat_modal:
-                if n.kind == "obligation" and len(s.terms & n.terms) >= 2:
-                    findings.append(Finding("contraire", f"obligation nationale rendue facultative : {_quote(s.text)} "
-                                                         f"alors que la règle nationale prévoit {_quote(n.text)}"))
-                    break
-        elif s.kind == "obligation":
-            for n in nat_modal:
-                if n.kind == "not_required" and len(s.terms & n.terms) >= 2:
-                    findings.append(Finding("contraire", f"exigence locale que la règle nationale exclut : {_quote(s.text)} "
-                                                         f"alors que {_quote(n.text)}"))
-                    break
+        if s.kind in _MODAL_CONFLICTS:
+            national_kinds, template = _MODAL_CONFLICTS[s.kind]
+            words = s.target if s.kind == "replacement" else s.terms
+            needed = min(2, len(words)) if s.kind == "replacement" else 2
+            conflicting = next((n for n in nat_modal if words and n.kind in national_kinds and len(words & n.terms) >= needed), None)
+            if conflicting:
+                findings.append(Finding("contraire", template.format(local=_quote(s.text), national=_quote(conflicting.text))))
         elif s.kind == "permission":
             granted = max((len(s.terms & n.terms) for n in nat_modal if n.kind == "permission"), default=0)
             for n in sorted(nat_modal, key=lambda n: len(s.terms & n.terms), reverse=True):

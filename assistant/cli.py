@@ -269,7 +269,7 @@ def ask(
     with _services(settings) as services:
         try:
             if comparer:
-                response = services.assistant.compare(question, comparer.split(","), groups=search_filter.groups)
+                response = services.assistant.compare(question, comparer.split(","), groups=search_filter.groups, mode=mode)
             else:
                 response = services.assistant.ask(question, mode=mode, search_filter=search_filter)
         except (QueryError, ValueError) as exc:

@@ -67,7 +67,7 @@ def main(
         None, help="Corpus à indexer (dossier avec manifeste, ou fichier JSONL) ; défaut : data.corpus_dir."),
     limit: Optional[int] = typer.Option(None, min=1, help="Nombre de questions (tirage stratifié par catégorie)."),
     seed: int = typer.Option(0, help="Graine du tirage de --limit."),
-    mode: str = typer.Option("extractif", help="auto | extractif | generatif (comparaisons : toujours extractif)."),
+    mode: str = typer.Option("extractif", help="auto | extractif | generatif (comparaisons : statuts par les règles en extractif, par le LLM en génératif)."),
     out: Optional[Path] = typer.Option(None, help="Dossier du rapport ; défaut : eval/reports/<horodatage>."),
     resume: Optional[Path] = typer.Option(None, help="Reprendre un run interrompu dans ce dossier de rapport."),
 ) -> None:

@@ -35,7 +35,7 @@ def _evaluate(question: EvalQuestion, services: Any, catalogue: Catalogue, judge
     flt = search_filter(question)
     started = time.perf_counter()
     if question.category == "comparaison":
-        response = services.assistant.compare(question.question, question.territories, groups=flt.groups)
+        response = services.assistant.compare(question.question, question.territories, groups=flt.groups, mode=mode)
     else:
         response = services.assistant.ask(question.question, history=question.history, mode=mode, search_filter=flt)
     latency = time.perf_counter() - started

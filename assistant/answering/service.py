@@ -44,14 +44,16 @@ class AssistantService:
             elif isinstance(item, AssistantResponse):
                 yield item
 
-    def compare(self, question: str, territories: list[str], *, groups: tuple[str, ...] = ()) -> AssistantResponse:
+    def compare(self, question: str, territories: list[str], *, groups: tuple[str, ...] = (),
+                mode: str | None = None) -> AssistantResponse:
+        """Per-territory practice next to the national rule; the LLM judges the statuses in generative mode."""
         started = time.perf_counter()
         masked = self.stages.mask(question)
         codes = [c for c in (normalise_code(t) for t in territories) if c]
         if not codes:
             raise ValueError("Indiquez au moins un département (code, ex. 59).")
         analysis = analyse(masked.text, [], codes)
-        response = self.stages.comparison(masked.text, analysis, SearchFilter(groups=groups), self.stages.choose_mode(None)[0])
+        response = self.stages.comparison(masked.text, analysis, SearchFilter(groups=groups), self.stages.choose_mode(mode)[0])
         response.pii_masked = [KIND_LABELS[k] for k in masked.kinds]
         response.timings["total"] = time.perf_counter() - started
         return response

@@ -167,6 +167,21 @@ def test_comparison_per_territory_against_the_national_rule(small_index):
     assert hidden.comparison.territories[0].status == "non_trouve"  # restricted guide invisible without dep-59
 
 
+def test_comparison_statuses_come_from_the_llm_only_in_generative_mode(small_index, stub):
+    import json
+
+    settings, services = small_index
+    assistant = service(services, settings, base_url=stub.base_url)
+    verdict = completion(json.dumps({"statut": "conforme", "justification": "Même délai que la règle nationale."}))
+    stub.script(verdict, verdict)
+    generative = assistant.compare("Délai de décision d'une demande d'APA", ["13", "59"], groups=("dep-59",), mode="generatif")
+    assert len(stub.requests) == 2 and generative.mode == "generatif"
+    assert {row.status for row in generative.comparison.territories} == {"conforme"}
+    extractive = assistant.compare("Délai de décision d'une demande d'APA", ["13", "59"], groups=("dep-59",), mode="extractif")
+    assert len(stub.requests) == 2 and extractive.mode == "extractif"  # the rules decided, no LLM call
+    assert {row.territory: row.status for row in extractive.comparison.territories} == {"13": "contraire", "59": "divergent"}
+
+
 def test_restricted_documents_never_cited_outside_their_group(small_index):
     settings, services = small_index
     response = service(services, settings).ask("objectif interne de notification APA Nord 45 jours", mode="extractif",

@@ -78,9 +78,9 @@ class SentenceSelector:
     """Scores every sentence of the top passages against the question (dense + lexical + rank)."""
 
     def __init__(self, embedder, max_passages: int = 5, max_sentences: int = 4, relative_cut: float = 0.85,
-                 idf=None):
+                 idf_weights=None):
         self.embedder = embedder
-        self.idf = idf or (lambda term: 1.0)
+        self.idf_weights = idf_weights or (lambda words: dict.fromkeys(words, 1.0))
         self.max_passages = max_passages
         self.max_sentences = max_sentences
         self.relative_cut = relative_cut
@@ -97,7 +97,8 @@ class SentenceSelector:
                     unit = "\n".join([unit, *following]) if following else unit
                 candidates.append((index, unit))
         query_terms = content_terms(question)
-        top_coverage = max((self._weighted_coverage(query_terms, f"{p.title} {p.section_path} {p.text}")
+        weights = self.idf_weights(query_terms)
+        top_coverage = max((_weighted_coverage(weights, f"{p.title} {p.section_path} {p.text}")
                             for p in passages[: self.max_passages]), default=0.0)
         if not candidates:
             return Evidence(0.0, top_coverage, [])
@@ -119,13 +120,12 @@ class SentenceSelector:
             chosen.append(candidate)
         return Evidence(float(np.max(similarities)), top_coverage, chosen)
 
-    def _weighted_coverage(self, query_terms: set[str], text: str) -> float:
-        """Share of the question's information (IDF mass) found together in one passage."""
-        if not query_terms:
-            return 0.0
-        present = query_terms & set(terms(text))
-        total = sum(self.idf(t) for t in query_terms)
-        return sum(self.idf(t) for t in present) / total if total else 0.0
+
+def _weighted_coverage(weights: dict[str, float], text: str) -> float:
+    """Share of the question's information (IDF mass of its terms) found together in one passage."""
+    total = sum(weights.values())
+    present = weights.keys() & set(terms(text))
+    return sum(weights[t] for t in present) / total if total else 0.0
 
 
 def _redundant(a: str, b: str) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import threading
 from collections import Counter
+from collections.abc import Iterable
 
 from assistant.text.french import terms
 
@@ -40,13 +41,13 @@ class TermStatistics:
     def _idf(self, df: int) -> float:
         return math.log(1 + (self._n - df + 0.5) / (df + 0.5))
 
-    def idf(self, term: str) -> float:
-        """BM25's IDF. A term absent from the corpus gets the median weight: it may be a rare topic
-        word (a sign the corpus does not answer) as well as an unusual inflection of a common verb."""
+    def idf_weights(self, words: Iterable[str]) -> dict[str, float]:
+        """BM25's IDF of each word, read against the index once per call (one point count, not one per
+        word). A word absent from the corpus gets the median weight: it may be a rare topic word (a sign
+        the corpus does not answer) as well as an unusual inflection of a common verb."""
         with self._lock:
             self._refresh()
-            df = self._df.get(term, 0)
-            return self._idf(df) if df else self._unseen
+            return {w: self._idf(self._df[w]) if self._df.get(w) else self._unseen for w in words}
 
     def territories(self) -> frozenset[str]:
         """Territory codes of the indexed documents (``national`` included)."""

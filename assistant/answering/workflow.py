@@ -129,7 +129,8 @@ class AnswerStages:
         self.retriever = retriever
         self.llm = llm
         self.term_stats = TermStatistics(retriever.store)
-        self.selector = SentenceSelector(embedder, max_sentences=settings.max_sentences, idf=self.term_stats.idf)
+        self.selector = SentenceSelector(embedder, max_sentences=settings.max_sentences,
+                                         idf_weights=self.term_stats.idf_weights)
         self.judge = EvidenceJudge(settings.min_similarity, settings.min_evidence, settings.similarity_weight,
                                    settings.doubtful_below)
         self.verifier = CitationVerifier(settings.min_support)

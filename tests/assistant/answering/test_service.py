@@ -187,3 +187,15 @@ def test_restricted_documents_never_cited_outside_their_group(small_index):
     response = service(services, settings).ask("objectif interne de notification APA Nord 45 jours", mode="extractif",
                                                 search_filter=SearchFilter(groups=("dep-13",)))
     assert "dep59-guide" not in {c.doc_id for c in response.citations}
+
+
+def test_index_statistics_are_read_once_per_step_not_per_word(small_index, monkeypatch):
+    settings, services = small_index
+    assistant = service(services, settings)
+    store = services.retriever.store
+    calls = []
+    original = store.count
+    monkeypatch.setattr(store, "count", lambda *args, **kwargs: calls.append(1) or original(*args, **kwargs))
+    response = assistant.ask("Quelles personnes âgées ont droit à l'APA selon leur GIR dans le Nord ?", mode="extractif")
+    assert not response.abstained
+    assert len(calls) <= 2  # territories in analysis, IDF weights in selection

@@ -689,8 +689,8 @@ class PracticeComparator:
     ``use_llm``, else (and on any LLM error) the rules of :func:`compare_practice`.
 
     ``llm`` is an :class:`~assistant.components.llm.LLMClient` or anything holding one in ``.llm``
-    (:class:`~assistant.answering.generative.GenerativeSteps`). :meth:`judge` also says which path decided;
-    ``last_source``/``last_error`` keep that of the last call (informative, not thread-safe).
+    (:class:`~assistant.answering.generative.GenerativeSteps`). :meth:`judge` also says which path decided
+    and why the LLM was not used. Stateless between calls: one instance serves concurrent requests.
     """
 
     def __init__(self, llm: Any = None, *, hint_rules: bool = True, max_chars: int = 3000, max_tokens: int = 200):
@@ -698,8 +698,6 @@ class PracticeComparator:
         self.hint_rules = hint_rules
         self.max_chars = max_chars
         self.max_tokens = max_tokens
-        self.last_source = "regles"
-        self.last_error: str | None = None
 
     def _client(self) -> Any:
         client = self.llm
@@ -729,7 +727,6 @@ class PracticeComparator:
             else:
                 text = " ".join(verdict.justification.split())
                 result = PracticeResult(verdict.statut, text if text.endswith((".", "!", "?", "»")) else text + ".", "llm")
-        self.last_source, self.last_error = result.source, result.error
         return result
 
     def _ask(self, client: Any, national: str, practice: str, rules: tuple[str, str]) -> PracticeVerdict:

@@ -176,7 +176,7 @@ def test_llm_verdict_is_used_with_structured_output(settings, stub):
     comparator = _comparator(settings, stub, supports_json_schema=True)
     result = comparator.judge(NATIONAL, PRACTICE)
     assert (result.status, result.note, result.source) == ("divergent", "Le délai local diffère du délai national.", "llm")
-    assert comparator.last_source == "llm" and result.error is None
+    assert result.error is None
     request = stub.requests[0]
     assert request["response_format"]["type"] == "json_schema"
     assert request["temperature"] == 0.0
@@ -203,9 +203,9 @@ def test_llm_without_json_schema_support_gets_the_format_in_the_prompt(settings,
 def test_llm_errors_fall_back_to_the_rules(settings, stub, reply):
     stub.script(reply)
     comparator = _comparator(settings, stub)
-    status, note = comparator.run(NATIONAL, PRACTICE)
-    assert (status, note) == compare_practice(NATIONAL, PRACTICE)
-    assert status == "contraire" and comparator.last_source == "regles" and comparator.last_error
+    result = comparator.judge(NATIONAL, PRACTICE)
+    assert (result.status, result.note) == compare_practice(NATIONAL, PRACTICE)
+    assert result.status == "contraire" and result.source == "regles" and result.error
     assert len(stub.requests) == 1
 
 

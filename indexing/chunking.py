@@ -16,7 +16,7 @@ from typing import Any, Sequence
 from llama_index.core.node_parser import NodeParser
 from llama_index.core.schema import BaseNode, Document, TextNode
 
-from indexing.parsers import PAGE_BREAK
+from indexing.parsers import NUMBERED_HEADING_PREFIX, PAGE_BREAK
 
 LEAF_LEVEL = 9  # articles, annexes and FAQ questions: the citable units, below every heading level
 PATH_SEPARATOR = " › "
@@ -33,8 +33,7 @@ _DIVISION_RE = re.compile(
     r"^(Livre|Titre|Partie|Volet|Chapitre|Sous-section|Section|Paragraphe)\s+([IVXLC]+|\d+|premier|préliminaire)\b",
     re.IGNORECASE,
 )
-# "2. Titre", "2.3 Titre": a bare "3 Difficulté grave" is a table row (a scale, a count), not a heading.
-_NUMBERED_RE = re.compile(r"^(\d{1,2}(?=\.)(?:\.\d{1,2}){0,3})\.?\s+([A-ZÀ-ÖØ-Ý«].{1,90})$")
+_NUMBERED_RE = re.compile("^" + NUMBERED_HEADING_PREFIX + r"(.{2,91})$")
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?;])\s+(?=[A-ZÀ-ÖØ-Ý«(\d-])")
 
 

@@ -201,9 +201,11 @@ def _strip_running_lines(pages: list[str]) -> list[str]:
 
 
 _CONTINUATION_RE = re.compile(r"^[a-zà-ÿœ0-9(«»,;:%€)]")
-# "5.1 Dépôt de la demande": a numbered heading starts a line of its own, even after a line without
+# The number of a numbered heading ("2. Titre", "2.3 Titre", "2.3. Titre"), shared with the chunker; a bare
+# "3 Difficulté grave" is a table row. Such a heading starts a line of its own, even after a line without
 # final punctuation (another heading, a table row).
-_NUMBERED_HEADING_RE = re.compile(r"^(?:\d{1,2}\.|\d{1,2}(?:\.\d{1,2}){1,3}\.?)\s+[A-ZÀ-ÖØ-Ý«]")
+NUMBERED_HEADING_PREFIX = r"(\d{1,2}(?=\.)(?:\.\d{1,2}){0,3})\.?\s+(?=[A-ZÀ-ÖØ-Ý«])"
+_NUMBERED_HEADING_RE = re.compile("^" + NUMBERED_HEADING_PREFIX)
 
 
 def _unwrap_lines(page: str) -> str:

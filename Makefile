@@ -31,8 +31,8 @@ demo: install ## Tâche principale : indexe le corpus de démonstration puis lan
 
 test: install ## Lance toute la suite de tests (modèles réels, Qdrant embarqué, serveur LLM local)
 	bash deploy/local/install-llm-server.sh $(BIN)/python
-	bash deploy/local/install-browser.sh
-	AUTONOMIE_REQUIRE_LLM=1 AUTONOMIE_REQUIRE_BROWSER=1 $(BIN)/python -m pytest
+	bash deploy/local/install-test-tools.sh
+	AUTONOMIE_REQUIRE_LLM=1 AUTONOMIE_REQUIRE_BROWSER=1 AUTONOMIE_REQUIRE_SHELLCHECK=1 $(BIN)/python -m pytest
 
 test-fast: install ## Tests sans les tests lents
 	$(BIN)/python -m pytest -m "not slow"

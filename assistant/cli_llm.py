@@ -66,18 +66,19 @@ def serve(
         raise _fail(str(exc)) from exc
     except KeyboardInterrupt:
         raise _fail("Démarrage du serveur LLM interrompu.") from None
-    typer.echo(
-        f"Serveur LLM prêt : {handle.base_url} (modèle « {handle.model} », moteur {handle.plan.backend}). "
-        f"Journal : {handle.log_path}"
-    )
     if detach:
         handle.detach()
         write_pid_file(pid_file, handle)
+        typer.echo(f"Serveur LLM prêt : {handle.base_url} (modèle « {handle.model} », moteur {handle.plan.backend}). "
+                   f"Journal : {handle.log_path}")
         typer.echo(f"En arrière-plan (pid {handle.pid}). Pour l'arrêter : `autonomie llm stop`.")
         return
-    typer.echo("Ctrl+C pour arrêter.")
-    with handle:
+    with handle:  # entered at once: a signal from here on stops the server, wherever it lands
         try:
+            typer.echo(
+                f"Serveur LLM prêt : {handle.base_url} (modèle « {handle.model} », moteur {handle.plan.backend}). "
+                f"Journal : {handle.log_path}\nCtrl+C pour arrêter."
+            )
             code = handle.process.wait()
         except KeyboardInterrupt:
             typer.echo("\nArrêt du serveur LLM…")

@@ -232,10 +232,10 @@ def start_local_server(
     handle = ServerHandle(plan, process, log_path, endpoint_file)
     try:
         _wait_until_ready(handle, startup_timeout_s or settings.serve_startup_timeout_s)
-    except BaseException:
+        write_endpoint_file(endpoint_file, plan)
+    except BaseException:  # an interrupt once the endpoint is written must not leave the server running
         handle.stop()
         raise
-    write_endpoint_file(endpoint_file, plan)
     return handle
 
 

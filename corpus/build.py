@@ -402,15 +402,27 @@ def _rel(path: Path) -> str:
         return str(path)
 
 
+def rendered_content(data: bytes, fmt: str) -> object:
+    """What a generated file says, comparable across machines: a PDF's metadata and page texts (the
+    embedded font subset depends on the installed DejaVu and fontTools versions), a DOCX's bytes."""
+    if fmt != "pdf":
+        return data
+    from pypdf import PdfReader
+
+    reader = PdfReader(io.BytesIO(data))
+    return dict(reader.metadata or {}), [page.extract_text() for page in reader.pages]
+
+
 def check(targets: list[Target]) -> int:
-    """Report missing or stale generated files; returns the number of problems."""
+    """Report missing or stale generated files (by content, never by mtime: a clone's mtimes are
+    checkout order); returns the number of problems."""
     problems = 0
     for t in targets:
         if not t.output.is_file():
             print(f"Manquant : {_rel(t.output)} (source {_rel(t.source)})")
             problems += 1
-        elif t.output.stat().st_mtime < t.source.stat().st_mtime and render(t)[0] != t.output.read_bytes():
-            print(f"Périmé : {_rel(t.output)} est plus ancien que {_rel(t.source)}")
+        elif rendered_content(render(t)[0], t.format) != rendered_content(t.output.read_bytes(), t.format):
+            print(f"Périmé : {_rel(t.output)} ne correspond plus au rendu de {_rel(t.source)}")
             problems += 1
     return problems
 

@@ -2,6 +2,7 @@
 
 import importlib.util
 import io
+import os
 import sys
 from pathlib import Path
 
@@ -116,6 +117,21 @@ def test_check_reports_missing_and_stale(tmp_path, capsys):
     target.output.write_bytes(build.render(target)[0])
     assert build.check([target]) == 0
     source.write_text(SOURCE + "\nAjout.\n", encoding="utf-8")
+    assert build.check([target]) == 1
+    assert "Périmé" in capsys.readouterr().out
+
+
+def test_check_compares_content_not_modification_times(tmp_path, capsys):
+    """After a clone, mtimes are the checkout order: an up-to-date file may look older than its source,
+    a stale one newer."""
+    source = tmp_path / "doc.md"
+    source.write_text(SOURCE, encoding="utf-8")
+    target = build.Target("doc", source, tmp_path / "doc.pdf", "pdf", "Titre")
+    target.output.write_bytes(build.render(target)[0])
+    os.utime(target.output, (1_000_000, 1_000_000))  # output "older" than its source, same content
+    assert build.check([target]) == 0, capsys.readouterr().out
+    source.write_text(SOURCE + "\nAjout.\n", encoding="utf-8")
+    os.utime(source, (1_000_000, 1_000_000))  # source "older" than its output, content changed
     assert build.check([target]) == 1
     assert "Périmé" in capsys.readouterr().out
 

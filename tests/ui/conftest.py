@@ -91,7 +91,7 @@ def running_server(app) -> Iterator[str]:
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # a loaded 2-core machine can take long to import and bind
     while not server.started:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("le serveur de test n'a pas démarré")
@@ -100,7 +100,7 @@ def running_server(app) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
-        thread.join(timeout=15)
+        thread.join(timeout=60)
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """The chat UI in a real browser (Debian's Chromium driven by Playwright) against the real server.
 
-Installs nothing: ``deploy/local/install-browser.sh`` provides Chromium. Without it these tests are
+Installs nothing: ``deploy/local/install-test-tools.sh`` provides Chromium. Without it these tests are
 skipped, or fail when ``AUTONOMIE_REQUIRE_BROWSER=1``. Screenshots of each tab go to ``docs/``.
 """
 
@@ -33,7 +33,7 @@ TIMEOUT_MS = 60_000
 def _unavailable(reason: str):
     if os.environ.get("AUTONOMIE_REQUIRE_BROWSER") == "1":
         pytest.fail(f"navigateur requis (AUTONOMIE_REQUIRE_BROWSER=1) mais indisponible : {reason}")
-    pytest.skip(f"navigateur indisponible : {reason} (bash deploy/local/install-browser.sh)")
+    pytest.skip(f"navigateur indisponible : {reason} (bash deploy/local/install-test-tools.sh)")
 
 
 @pytest.fixture(scope="module")

@@ -43,7 +43,7 @@ def test_cli_on_the_same_index_is_refused_while_the_server_runs(tmp_path, projec
         assert "déjà ouvert par un autre processus" in message and "autonomie serve" in message
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        server.wait(timeout=120)
     # Once the server is stopped, the same command works.
     cli = subprocess.run([sys.executable, "-m", "assistant.cli", "status"], cwd=project_root, env=env,
                          capture_output=True, text=True, timeout=120)

@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
-# Installs Debian's Chromium (and fonts for the UI's emoji) for the browser tests
-# (tests/ui/test_browser.py). Idempotent: installs only what is missing.
+# Installs the Debian packages the test suite drives: Chromium (and fonts for the UI's emoji) for the
+# browser tests (tests/ui/test_browser.py), shellcheck for the deployment scripts
+# (tests/deploy/test_gpu_check.py). Idempotent: installs only what is missing.
 # Playwright drives this system browser; it never downloads a browser build of its own.
 set -euo pipefail
 
-PACKAGES=(chromium fonts-dejavu-core fonts-noto-color-emoji)
+PACKAGES=(chromium fonts-dejavu-core fonts-noto-color-emoji shellcheck)
 missing=()
 for package in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
 done
 if [ ${#missing[@]} -eq 0 ]; then
-    echo "Navigateur déjà installé : $(command -v chromium)"
+    echo "Outils de test déjà installés : $(command -v chromium), $(command -v shellcheck)"
     exit 0
 fi
 if ! command -v apt-get >/dev/null 2>&1; then

@@ -219,3 +219,38 @@ def percentile(values: Iterable[float | None], q: float) -> float | None:
     position = (len(kept) - 1) * q / 100
     low, high = math.floor(position), math.ceil(position)
     return kept[low] + (kept[high] - kept[low]) * (position - low)
+
+
+# --- key facts stated by an answer ----------------------------------------------------------------
+# "1 000 000 €" → "1000000 €": digit groups joined across one space only, so that table cells on separate
+# lines ("840\n120") stay apart, and never after a decimal comma ("0,84 840").
+_DIGIT_GROUPS_RE = re.compile(r"(?<![\d,.])\d{1,3}(?: \d{3})+(?!\d)")
+_UNIT_SPACE_RE = re.compile(r"(?<=\d) (?=[%€])")  # "10 %" → "10%"
+_SUPERSCRIPT_SPACE_RE = re.compile(r"\s+(?=[²³])")  # "9 m ²" → "9 m²" (then "9 m2")
+_ELISION_RE = re.compile(r"(?<=\w)['’](?=\w)")  # "d'un mois": text2num reads "un" only as a separate word
+
+
+def normalise_for_match(text: str) -> str:
+    """Text folded for key-fact matching: French number words as digits (text2num: ``soixante ans`` →
+    ``60 ans``, ``d'un mois`` → ``d'1 mois``), lower case without accents, one space between words, digit
+    groups joined (``1 000 €`` → ``1000€``)."""
+    from text_to_num import alpha2digit
+
+    text = unicodedata.normalize("NFKC", _SUPERSCRIPT_SPACE_RE.sub("", text))  # no-break spaces → spaces, ² → 2
+    text = _DIGIT_GROUPS_RE.sub(lambda m: m.group().replace(" ", ""), text)
+    text = " ".join(text.lower().split())
+    text = alpha2digit(_ELISION_RE.sub("' ", text), "fr", threshold=0).replace("' ", "'")
+    text = " ".join(fold(text).split())
+    return _UNIT_SPACE_RE.sub("", text)
+
+
+@lru_cache(maxsize=4096)
+def _fact_pattern(pattern: str) -> re.Pattern[str]:
+    # Whole words only: "60 ans" is not found in "160 ans", nor "1 mois" in "11 mois".
+    return re.compile(r"(?<!\w)" + re.escape(normalise_for_match(pattern)) + r"(?!\w)")
+
+
+def states_answer(answer: str, patterns: Sequence[str]) -> bool:
+    """Whether the answer states the key fact: any pattern, normalised, occurs as whole words in the normalised answer."""
+    text = normalise_for_match(answer)
+    return any(_fact_pattern(p).search(text) for p in patterns if p.strip())

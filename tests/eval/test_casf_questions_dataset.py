@@ -8,15 +8,19 @@ from pathlib import Path
 
 import pytest
 
+from eval.metrics import states_answer
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DATASET = REPO_ROOT / "eval" / "datasets" / "casf-questions.jsonl"
 SHARED_DATA = Path(os.environ.get("AUTONOMIE_SHARED_DATA", REPO_ROOT / ".." / "shared" / "data"))
 ARTICLES = SHARED_DATA / "casf" / "articles.jsonl"
 
-FIELDS = {"qid", "question", "gold_docs", "category", "notes"}
+FIELDS = {"qid", "question", "gold_docs", "category", "notes", "reference_answer", "answer_patterns"}
 CATEGORIES = {"acronyme", "paraphrase", "chiffre", "procedure", "annexe"}
 QID = re.compile(r"^casf-\d{3}$")
 COPIED_RUN = 10  # a question sharing this many consecutive words with its gold article is copied
+MAX_ANSWER_WORDS = 30
+MAX_PATTERN_WORDS = 6
 
 
 def _rows() -> list[dict]:
@@ -68,6 +72,31 @@ def test_size_and_unique_ids(rows):
 
 def test_every_category_is_used(rows):
     assert {r["category"] for r in rows} == CATEGORIES
+
+
+def test_reference_answers_and_patterns(rows):
+    for row in rows:
+        answer, patterns = row["reference_answer"], row["answer_patterns"]
+        assert isinstance(answer, str) and answer.strip(), row["qid"]
+        assert len(answer.split()) <= MAX_ANSWER_WORDS, row["qid"]
+        assert isinstance(patterns, list) and 1 <= len(patterns) <= 4, row["qid"]
+        assert all(isinstance(p, str) and 1 <= len(p.split()) <= MAX_PATTERN_WORDS for p in patterns), row["qid"]
+        assert len(set(patterns)) == len(patterns), row["qid"]
+        # The reference answer states the key fact; no pattern merely repeats the question.
+        assert states_answer(answer, patterns), row["qid"]
+        assert [p for p in patterns if states_answer(row["question"], [p])] == [], row["qid"]
+
+
+def test_answer_patterns_occur_in_a_gold_article(rows, articles):
+    # Table cells become separate lines, so that digit groups of neighbouring cells are not joined.
+    texts = {g: re.sub(r"<[^>]+>", "\n", articles[g]) for r in rows for g in r["gold_docs"]}
+    missing = [
+        (row["qid"], p)
+        for row in rows
+        for p in row["answer_patterns"]
+        if not any(states_answer(texts[g], [p]) for g in row["gold_docs"])
+    ]
+    assert missing == []
 
 
 def test_gold_ids_exist(rows, articles):

@@ -117,3 +117,38 @@ def test_mean_and_percentile():
     assert m.mean([None]) is None
     assert m.percentile([1, 2, 3, 4], 50) == 2.5
     assert m.percentile([5], 95) == 5
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Soixante ans", "60 ans"),
+        ("un délai de deux mois", "1 delai de 2 mois"),
+        ("dans le délai d’un mois", "dans le delai d'1 mois"),
+        ("Président du Conseil Général", "president du conseil general"),
+        ("1 000 €", "1000€"),
+        ("1\u00a0000\u00a0000 €", "1000000€"),
+        ("majorée de 10 %", "majoree de 10%"),
+        ("minimum 9 m ² pour une personne", "minimum 9 m2 pour 1 personne"),
+        ("GIR 2 0,84 840", "gir 2 0,84 840"),  # no join after a decimal comma
+        ("840\n120", "840 120"),  # numbers on separate lines stay apart
+    ],
+)
+def test_normalise_for_match(text, expected):
+    assert m.normalise_for_match(text) == expected
+
+
+def test_states_answer():
+    assert m.states_answer("Le droit est ouvert à soixante ans.", ["60 ans"])
+    assert m.states_answer("Il a 60 ans", ["soixante ans"])
+    assert m.states_answer("La décision est notifiée dans les deux mois.", ["2 mois"])
+    assert m.states_answer("Elle dispose d'un délai d'un mois.", ["1 mois"])
+    assert m.states_answer("Le PRÉSIDENT du conseil général décide.", ["président du conseil général"])
+    assert m.states_answer("Il faut des biens d'au moins 1 500 euros.", ["1500 euros"])
+    assert m.states_answer("un plafond de 1000 €", ["1 000 €"])
+    assert m.states_answer("Rien à voir.", ["carte de résident", "titre de séjour"]) is False
+    # Whole words only: 160 ans is not 60 ans, 11 mois is not 1 mois.
+    assert m.states_answer("jusqu'à 160 ans", ["60 ans"]) is False
+    assert m.states_answer("dans les onze mois", ["1 mois"]) is False
+    assert m.states_answer("60 ans", []) is False
+    assert m.states_answer("60 ans", ["  "]) is False

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from assistant.components.vector_store import (
+    dense_vector,
     DATETIME_FIELDS,
     DENSE,
     KEYWORD_FIELDS,
@@ -44,6 +45,8 @@ def to_edge_filter(search_filter: SearchFilter) -> Any:
             return qe.FieldCondition(key=key, match=qe.MatchAny(any=list(value)))
         if kind == "eq":
             return qe.FieldCondition(key=key, match=qe.MatchValue(value=value))
+        if kind == "none":
+            return qe.Filter(must_not=[qe.FieldCondition(key=key, match=qe.MatchAny(any=list(value)))])
         return qe.Filter(should=[
             qe.IsEmptyCondition(key=key),
             qe.IsNullCondition(key=key),
@@ -201,7 +204,8 @@ class EdgeStore(VectorStore):
             for using, vector in branches.items()
         ]
         if len(queries) == 1:
-            request = qe.QueryRequest(limit=limit, query=queries[0], filter=edge_filter, with_payload=True)
+            request = qe.QueryRequest(limit=limit, query=queries[0], filter=edge_filter, with_payload=True,
+                                      with_vector=[DENSE])
         else:
             request = qe.QueryRequest(
                 limit=limit,
@@ -209,8 +213,9 @@ class EdgeStore(VectorStore):
                 query=qe.Fusion.Rrf(k=rrf_k, weights=list(weights)),
                 filter=edge_filter,
                 with_payload=True,
+                with_vector=[DENSE],
             )
-        return [ScoredPoint(str(p.id), float(p.score), p.payload or {}) for p in shard.query(request)]
+        return [ScoredPoint(str(p.id), float(p.score), p.payload or {}, dense_vector(p.vector)) for p in shard.query(request)]
 
 
 def _lock(lock_file: Path, shard_dir: Path) -> int:

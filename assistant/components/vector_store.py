@@ -56,6 +56,7 @@ class ScoredPoint:
     id: str
     score: float
     payload: dict[str, Any]
+    dense: np.ndarray | None = None  # the point's dense vector (for the passage's own similarity)
 
 
 @dataclass(frozen=True)
@@ -72,12 +73,14 @@ class SearchFilter:
     include_abrogated: bool = False
     valid_at: dt.date | None = None
     doc_ids: tuple[str, ...] = ()
+    exclude_doc_ids: tuple[str, ...] = ()  # evaluation only: the corpus as if these documents were absent
 
     def clauses(self) -> list[tuple[str, str, Any]]:
         """The rule, engine-neutral: every clause must hold. ``to_qdrant`` and Edge's ``to_edge_filter``
         only translate it. Kinds: ``("any", key, values)`` the field holds one of ``values``;
-        ``("eq", key, value)``; ``("unset_or_range", key, {"lte" or "gte": datetime})`` the field is
-        missing, null or within the bound."""
+        ``("eq", key, value)``; ``("none", key, values)`` the field holds none of ``values``;
+        ``("unset_or_range", key, {"lte" or "gte": datetime})`` the field is missing, null or within the
+        bound."""
         clauses: list[tuple[str, str, Any]] = [("any", "visibility", ("public", *self.groups))]
         if self.doc_types:
             clauses.append(("any", "doc_type", self.doc_types))
@@ -86,6 +89,8 @@ class SearchFilter:
             clauses.append(("any", "territory", allowed))
         if self.doc_ids:
             clauses.append(("any", "doc_id", self.doc_ids))
+        if self.exclude_doc_ids:
+            clauses.append(("none", "doc_id", self.exclude_doc_ids))
         if not self.include_abrogated:
             clauses.append(("eq", "validity", "en_vigueur"))
         if self.valid_at is not None:
@@ -102,6 +107,8 @@ class SearchFilter:
                 return models.FieldCondition(key=key, match=models.MatchAny(any=list(value)))
             if kind == "eq":
                 return models.FieldCondition(key=key, match=models.MatchValue(value=value))
+            if kind == "none":
+                return models.Filter(must_not=[models.FieldCondition(key=key, match=models.MatchAny(any=list(value)))])
             return models.Filter(should=[
                 models.IsEmptyCondition(is_empty=models.PayloadField(key=key)),
                 models.IsNullCondition(is_null=models.PayloadField(key=key)),
@@ -377,9 +384,19 @@ class QdrantStore(VectorStore):
             # Always explicit: a bare Fusion.RRF would use the server's own default k, not ours.
             request = {"prefetch": prefetch, "query": models.RrfQuery(rrf=models.Rrf(k=rrf_k, weights=list(weights)))}
         response = self._call(
-            self.client.query_points, self.collection, **request, query_filter=query_filter, limit=limit, with_payload=True
+            self.client.query_points, self.collection, **request, query_filter=query_filter, limit=limit, with_payload=True,
+            with_vectors=[DENSE],
         )
-        return [ScoredPoint(str(p.id), float(p.score), p.payload or {}) for p in response.points]
+        return [ScoredPoint(str(p.id), float(p.score), p.payload or {}, dense_vector(p.vector)) for p in response.points]
+
+
+def dense_vector(vectors: Any) -> np.ndarray | None:
+    """The dense vector of a hit's named vectors (``None`` when the engine sent none)."""
+    try:
+        vector = vectors[DENSE]
+    except (KeyError, TypeError):
+        return None
+    return None if vector is None else np.asarray(vector, dtype=np.float32)
 
 
 def _is_connection_error(exc: Exception) -> bool:

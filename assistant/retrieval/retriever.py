@@ -38,6 +38,7 @@ class Passage(BaseModel):
     date: str | None = None
     validity: str = "en_vigueur"
     chunk_index: int = 0
+    similarity: float | None = None  # cosine of the passage's dense vector with the query's (None: not known)
 
     @classmethod
     def from_point(cls, point: ScoredPoint) -> "Passage":
@@ -109,6 +110,10 @@ class HybridRetriever:
         )
         timings["search"] = time.perf_counter() - t0
         passages = [Passage.from_point(p) for p in points]
+        if dense is not None:
+            for passage, point in zip(passages, points):
+                if point.dense is not None:
+                    passage.similarity = float(point.dense @ dense)
         if self.reranker and passages:
             t0 = time.perf_counter()
             scores = self.reranker.scores(expansion.expanded_query, [p.text for p in passages])

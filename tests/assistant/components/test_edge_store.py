@@ -118,6 +118,9 @@ FILTER_CASES = {
     "valid_2024": (SearchFilter(valid_at=dt.date(2024, 1, 1)), {"nat", "dep59", "dep13", "window"}),
     "valid_2019": (SearchFilter(valid_at=dt.date(2019, 6, 1)), {"nat", "dep59", "dep13", "ended", "window"}),
     "valid_at_bounds": (SearchFilter(valid_at=dt.date(2025, 12, 31), doc_types=("loi_reglement",)), {"window"}),
+    "excluded_documents": (SearchFilter(exclude_doc_ids=("nat", "dep13")), {"dep59", "future", "ended", "window"}),
+    "excluded_within_group": (SearchFilter(groups=("dep-59",), exclude_doc_ids=("restricted59",)),
+                              {"nat", "dep59", "dep13", "future", "ended", "window"}),
 }
 
 

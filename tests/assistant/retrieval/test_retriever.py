@@ -71,6 +71,25 @@ def test_restricted_document_never_reaches_other_groups(small_index):
     assert "dep59-guide" in doc_ids(services.retriever.run("objectif interne 45 jours Nord", NORD, top_k=5))
 
 
+def test_excluded_documents_never_come_back_and_the_rest_does(small_index):
+    """The evaluation's « sans source » variant: the corpus as if the gold documents were absent."""
+    _, services = small_index
+    query = "visite à domicile obligatoire"
+    assert doc_ids(services.retriever.run(query, PUBLIC, top_k=1))[0] == "nat-apa"
+    for mode in ("hybrid", "dense", "sparse"):
+        found = doc_ids(services.retriever.run(query, SearchFilter(exclude_doc_ids=("nat-apa",)), top_k=20, mode=mode))
+        assert found and "nat-apa" not in found
+
+
+def test_passages_carry_their_dense_similarity_to_the_query(small_index):
+    _, services = small_index
+    passages = services.retriever.run("visite à domicile obligatoire", PUBLIC, top_k=5).passages
+    assert all(p.similarity is not None and -1 <= p.similarity <= 1 for p in passages)
+    dense = services.retriever.run("visite à domicile obligatoire", PUBLIC, top_k=5, mode="dense").passages
+    assert [p.similarity for p in dense] == pytest.approx([p.score for p in dense], abs=1e-4)  # dense score = cosine
+    assert all(p.similarity is None for p in services.retriever.run("visite à domicile", PUBLIC, top_k=3, mode="sparse").passages)
+
+
 def test_passages_carry_citation_fields(small_index):
     _, services = small_index
     passage = services.retriever.run("visite à domicile obligatoire", PUBLIC, top_k=1).passages[0]

@@ -10,7 +10,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-fast corpus ingest serve llm llm-stop bench bench-ingest bench-retrieval bench-answer eval eval-check clean
+.PHONY: help install demo test test-fast corpus ingest serve llm llm-stop bench bench-ingest bench-retrieval bench-answer eval eval-check train-judge clean
 
 help: ## Affiche cette aide
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
@@ -66,19 +66,37 @@ bench-answer: install ## Banc des réponses → bench/results/answer.{json,md}
 
 EVAL_ARGS = $(if $(DATASET),--dataset $(DATASET)) $(if $(CORPUS),--corpus $(CORPUS)) $(if $(SEED),--seed $(SEED))
 GEN_LIMIT ?= 30
+DATA ?= ../shared/data
+SP_QUESTIONS := $(DATA)/service-public/questions-dev.jsonl
+SP_CORPUS := $(DATA)/service-public/fiches.jsonl
+CASF_CORPUS := $(DATA)/casf/articles.jsonl
+EVAL_RUN := $(BIN)/python -m eval.run --mode extractif $(if $(LIMIT),--limit $(LIMIT))
 
-eval: install ## Évaluation → eval/reports/<horodatage>/ (extractif ; aussi génératif sur GEN_LIMIT questions si un LLM répond ; MODE=… LIMIT=… DATASET=… CORPUS=…)
+eval: install ## Évaluation → eval/reports/ : démo, puis service-public et CASF (tels quels et sans leurs documents attendus) si les données réelles sont là (DATA=../shared/data) ; génératif sur GEN_LIMIT questions si un LLM répond (MODE=… LIMIT=… DATASET=… CORPUS=… pour un seul run)
 ifdef MODE
 	$(BIN)/python -m eval.run $(EVAL_ARGS) --mode $(MODE) $(if $(LIMIT),--limit $(LIMIT))
 else
-	$(BIN)/python -m eval.run $(EVAL_ARGS) --mode extractif $(if $(LIMIT),--limit $(LIMIT))
+	$(EVAL_RUN) $(EVAL_ARGS)
+	@if [ -f "$(SP_CORPUS)" ] && [ -f "$(SP_QUESTIONS)" ]; then \
+		echo "Données réelles service-public : questions telles quelles, puis sans leur fiche attendue."; \
+		$(EVAL_RUN) --dataset "$(SP_QUESTIONS)" --corpus "$(SP_CORPUS)" && \
+		$(EVAL_RUN) --dataset "$(SP_QUESTIONS)" --corpus "$(SP_CORPUS)" --sans-source; \
+	else echo "Données service-public absentes ($(DATA)) : non évaluées."; fi
+	@if [ -f "$(CASF_CORPUS)" ]; then \
+		echo "Données réelles CASF : questions telles quelles, puis sans leurs articles attendus."; \
+		$(EVAL_RUN) --dataset eval/datasets/casf-questions.jsonl --corpus "$(CASF_CORPUS)" && \
+		$(EVAL_RUN) --dataset eval/datasets/casf-questions.jsonl --corpus "$(CASF_CORPUS)" --sans-source; \
+	else echo "Données CASF absentes ($(DATA)) : non évaluées."; fi
 	@if $(BIN)/autonomie llm status >/dev/null 2>&1; then \
 		echo "Serveur LLM disponible : évaluation en mode génératif ($(GEN_LIMIT) questions)."; \
 		$(BIN)/python -m eval.run $(EVAL_ARGS) --mode generatif --limit $(GEN_LIMIT); \
 	else echo "Aucun serveur LLM ne répond (make llm pour en démarrer un) : mode génératif non évalué."; fi
 endif
 
-eval-check: install ## Échoue si la dernière évaluation passe sous les seuils (eval/thresholds.yaml)
+train-judge: install ## Ajuste les modèles de pertinence et d'abstention (assistant/answering/judge.json) → bench/results/judge.{json,md}
+	$(BIN)/python -m eval.train_judge
+
+eval-check: install ## Échoue si le dernier run d'un jeu évalué passe sous ses seuils (eval/thresholds.yaml)
 	$(BIN)/python -m eval.check
 
 clean: ## Supprime les index et caches locaux (pas le .venv)

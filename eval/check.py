@@ -78,32 +78,47 @@ def evaluate_gate(summary: dict[str, Any], baseline: dict[str, Any] | None,
     return verdicts
 
 
+def threshold_key(meta: dict[str, Any]) -> str:
+    """The ``datasets`` entry of thresholds.yaml for a run: its dataset, plus ``/sans-source`` for the
+    variant asked without its gold documents."""
+    return meta["dataset_name"] + ("/sans-source" if meta.get("variant") == "sans_source" else "")
+
+
 def main(
-    report: Optional[Path] = typer.Option(None, help="Dossier du rapport à contrôler ; défaut : le plus récent."),
+    report: Optional[Path] = typer.Option(None, help="Dossier du rapport à contrôler ; défaut : le dernier run de chaque "
+                                          "jeu (démonstration, service-public, CASF, et leurs variantes sans source)."),
     baseline: Optional[Path] = typer.Option(None, help="Rapport de référence ; défaut : le run précédent comparable."),
     thresholds: Path = typer.Option(DEFAULT_THRESHOLDS, help="Fichier des seuils (YAML versionné)."),
-    mode: str = typer.Option("extractif", help="Sans --report : contrôler le run le plus récent de ce mode "
+    mode: str = typer.Option("extractif", help="Sans --report : contrôler les runs les plus récents de ce mode "
                              "(les seuils visent le mode extractif, celui de tout site sans GPU)."),
 ) -> None:
     """Contrôle une évaluation : seuils minimaux et régression par rapport à la référence."""
     settings = get_settings()
     reports_root = settings.resolve(settings.eval.reports_dir)
-    report = report or _latest(reports_root, mode)
-    if report is None or not (report / "results.json").exists():
+    reports = [report] if report else _latest_per_set(reports_root, mode)
+    if not reports or not all((r / "results.json").exists() for r in reports):
         typer.echo(f"Aucun rapport d'évaluation trouvé ({report or reports_root}) : lancez d'abord « make eval ».", err=True)
         raise typer.Exit(2)
+    outcomes = [_check(r, baseline, thresholds) for r in reports]
+    if len(reports) > 1:
+        typer.echo(f"Bilan : {sum(outcomes)}/{len(outcomes)} évaluation(s) dans les seuils.")
+    if not all(outcomes):
+        raise typer.Exit(1)
+
+
+def _check(report: Path, baseline: Path | None, thresholds: Path) -> bool:
     results = json.loads((report / "results.json").read_text(encoding="utf-8"))
     meta = results["meta"]
     baseline = baseline or find_previous(meta, report, report.parent)
     base = json.loads((baseline / "results.json").read_text(encoding="utf-8"))["summary"] if baseline else None
     try:
-        rules = load_thresholds(thresholds, meta["dataset_name"])
+        rules = load_thresholds(thresholds, threshold_key(meta))
     except (ThresholdError, yaml.YAMLError, OSError) as exc:
         typer.echo(f"Seuils illisibles : {exc}", err=True)
         raise typer.Exit(2)
     verdicts = evaluate_gate(results["summary"], base, rules)
-    typer.echo(f"Contrôle de l'évaluation {report} (jeu « {meta['dataset_name']} », mode « {meta['mode']} »)")
-    typer.echo(f"Référence : {baseline if baseline else 'aucune (pas de run précédent comparable)'}")
+    typer.echo(f"Contrôle de l'évaluation {report.name} (jeu « {threshold_key(meta)} », mode « {meta['mode']} »)")
+    typer.echo(f"Référence : {baseline.name if baseline else 'aucune (pas de run précédent comparable)'}")
     marks = {True: "OK   ", False: "ÉCHEC", None: "—    "}
     for v in verdicts:
         typer.echo(f"  {marks[v.ok]} {v.metric} {v.message}")
@@ -117,15 +132,23 @@ def main(
                    "elles ne comptent pas comme réussies.")
     if failed:
         typer.echo(f"Résultat : ÉCHEC — {len(failed)} contrôle(s) en défaut. Corrigez la régression ou, si elle est "
-                   "voulue, ajustez eval/thresholds.yaml dans la même modification.")
-        raise typer.Exit(1)
-    typer.echo(f"Résultat : RÉUSSI — {len(verdicts) - len(skipped)} métrique(s) dans les seuils.")
+                   "voulue, ajustez eval/thresholds.yaml dans la même modification.\n")
+        return False
+    typer.echo(f"Résultat : RÉUSSI — {len(verdicts) - len(skipped)} métrique(s) dans les seuils.\n")
+    return True
 
 
-def _latest(root: Path, mode: str) -> Path | None:
-    reports = sorted(p.parent for p in root.glob("*/results.json")
-                     if json.loads(p.read_text(encoding="utf-8"))["meta"].get("mode") == mode)
-    return reports[-1] if reports else None
+def _latest_per_set(root: Path, mode: str) -> list[Path]:
+    """The latest report of each (dataset, corpus, variant) run in ``mode``."""
+    latest: dict[tuple[str, str, str], tuple[str, Path]] = {}
+    for path in root.glob("*/results.json"):
+        meta = json.loads(path.read_text(encoding="utf-8"))["meta"]
+        if meta.get("mode") != mode:
+            continue
+        key = (meta["dataset_name"], meta.get("corpus_name", ""), meta.get("variant", "tel_quel"))
+        if key not in latest or latest[key][0] < meta.get("created", ""):
+            latest[key] = (meta.get("created", ""), path.parent)
+    return [path for _, path in sorted(latest.values())]
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Evaluation questions: the demo schema (validated line by line) and the service-public set."""
+"""Evaluation questions: the demo schema (validated line by line), the service-public and the CASF sets."""
 
 from __future__ import annotations
 
@@ -38,6 +38,8 @@ class EvalQuestion(BaseModel):
     answerable: bool = True
     expected_status: dict[str, PracticeStatus] = Field(default_factory=dict,
                                                        description="comparaison: expected status per territory.")
+    answer_patterns: list[str] = Field(default_factory=list,
+                                       description="Short forms of the answer; an answer stating one of them is correct.")
 
     @field_validator("territories", mode="before")
     @classmethod
@@ -99,6 +101,15 @@ def _from_service_public(record: dict[str, Any]) -> dict[str, Any]:
             "gold_sources": [{"doc_id": record.get("gold_doc")}], "answerable": True}
 
 
+def _from_casf(record: dict[str, Any]) -> dict[str, Any]:
+    """CASF ``{"qid", "question", "gold_docs", "category", "reference_answer", "answer_patterns", "notes"}``:
+    gold articles, a short reference answer and its patterns."""
+    return {"qid": record.get("qid"), "question": record.get("question"), "category": "factuel",
+            "gold_sources": [{"doc_id": doc} for doc in record.get("gold_docs") or []],
+            "reference_answer": record.get("reference_answer"), "answer_patterns": record.get("answer_patterns") or [],
+            "answerable": True}
+
+
 def load_dataset(path: Path) -> list[EvalQuestion]:
     """Every line validated; the first bad line stops the load with its number and the reason."""
     if not path.exists():
@@ -116,6 +127,8 @@ def load_dataset(path: Path) -> list[EvalQuestion]:
             raise DatasetError(f"{path}, ligne {number} : un objet JSON est attendu.")
         if "gold_doc" in record:
             record = _from_service_public(record)
+        elif "gold_docs" in record:
+            record = _from_casf(record)
         try:
             question = EvalQuestion.model_validate(record)
         except ValidationError as exc:

@@ -124,10 +124,11 @@ def abstention_scores(outcomes: Iterable[tuple[bool, bool]]) -> dict[str, float 
     pairs = list(outcomes)
     abstained = [answerable for answerable, did in pairs if did]
     unanswerable = [did for answerable, did in pairs if not answerable]
-    return {
-        "abstention_precision": sum(1 for a in abstained if not a) / len(abstained) if abstained and unanswerable else None,
-        "abstention_recall": sum(unanswerable) / len(unanswerable) if unanswerable else None,
-    }
+    precision = sum(1 for a in abstained if not a) / len(abstained) if abstained and unanswerable else None
+    recall = sum(unanswerable) / len(unanswerable) if unanswerable else None
+    f1 = (2 * precision * recall / (precision + recall) if precision + recall else 0.0) \
+        if precision is not None and recall is not None else None
+    return {"abstention_precision": precision, "abstention_recall": recall, "abstention_f1": f1}
 
 
 def status_accuracy(expected: dict[str, str], observed: dict[str, str]) -> float | None:

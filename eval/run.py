@@ -70,6 +70,10 @@ def main(
     mode: str = typer.Option("extractif", help="auto | extractif | generatif (comparaisons : statuts par les règles en extractif, par le LLM en génératif)."),
     out: Optional[Path] = typer.Option(None, help="Dossier du rapport ; défaut : eval/reports/<horodatage>."),
     resume: Optional[Path] = typer.Option(None, help="Reprendre un run interrompu dans ce dossier de rapport."),
+    sans_source: bool = typer.Option(
+        False, "--sans-source",
+        help="Poser chaque question en excluant ses documents attendus de la recherche : le corpus n'y répond plus, "
+             "l'assistant doit s'abstenir (questions « hors corpus » réalistes)."),
 ) -> None:
     """Évalue l'assistant (recherche, citations, réponses, abstention, coût) et écrit un rapport."""
     if mode not in ("auto", "extractif", "generatif"):
@@ -113,16 +117,20 @@ def main(
         if missing:
             console.print(f"[yellow]Documents attendus absents de l'index ({len(missing)}) : {', '.join(missing[:10])}[/yellow]")
         judge = Judge(settings.eval, settings.resolve(settings.eval.cache_dir) / "judge", services.embedder)
-        records = _run_questions(questions, services, catalogue, judge, mode, settings.eval.retrieval_k, report_dir)
-        index = f"{type(services.store).__name__} {services.store.location}"
+        if sans_source:
+            questions = [q for q in questions if q.answerable]
+        records = _run_questions(questions, services, catalogue, judge, mode, settings.eval.retrieval_k, report_dir,
+                                 sans_source)
+        index = f"{type(services.store).__name__} {_shown(services.store.location)}"
     except StoreError as exc:
         console.print(f"[red]{exc} (Une autre évaluation du même corpus est-elle en cours ?)[/red]")
         raise typer.Exit(2)
     finally:
         services.close()
 
-    meta = {"created": created.isoformat(), "dataset": str(dataset), "dataset_name": dataset.stem,
-            "corpus": str(corpus), "corpus_name": corpus.name, "collection": collection_name(corpus), "mode": mode,
+    meta = {"created": created.isoformat(), "dataset": _shown(dataset), "dataset_name": dataset.stem,
+            "corpus": _shown(corpus), "corpus_name": corpus.name, "collection": collection_name(corpus), "mode": mode,
+            "variant": "sans_source" if sans_source else "tel_quel",
             "limit": limit, "seed": seed, "retrieval_k": settings.eval.retrieval_k, "judge": settings.eval.judge_base_url,
             "judge_model": settings.eval.judge_model if settings.eval.judge_base_url else None,
             "embedding_model": settings.embedding.model, "documents": len(catalogue.chunks),
@@ -137,8 +145,20 @@ def main(
     console.print(f"\nRapport : {report_dir / 'report.html'}")
 
 
+def _shown(location: str | Path) -> str:
+    """A path as reports show it: relative to the project (or to its parent folder, for ``../shared``),
+    never absolute; a server URL as it is."""
+    if "://" in str(location):
+        return str(location)
+    path = Path(location).resolve()
+    for root, prefix in ((PROJECT_ROOT.resolve(), ""), (PROJECT_ROOT.resolve().parent, "../")):
+        if path.is_relative_to(root):
+            return prefix + path.relative_to(root).as_posix()
+    return path.name
+
+
 def _run_questions(questions: list[EvalQuestion], services: Any, catalogue: Catalogue, judge: Judge, mode: str,
-                   k: int, report_dir: Path) -> list[dict[str, Any]]:
+                   k: int, report_dir: Path, sans_source: bool = False) -> list[dict[str, Any]]:
     records = []
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console) as progress:
@@ -149,7 +169,7 @@ def _run_questions(questions: list[EvalQuestion], services: Any, catalogue: Cata
                 record = json.loads(cached.read_text(encoding="utf-8"))
             else:
                 progress.update(task, description=f"Questions ({question.qid})")
-                record = evaluate(question, services, catalogue, judge, mode, k)
+                record = evaluate(question, services, catalogue, judge, mode, k, remove_sources=sans_source)
                 if not record.get("error"):  # errors are retried on --resume
                     cached.write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
             records.append(record)

@@ -16,23 +16,37 @@ from eval.judge import Judge
 RETRIEVAL_KS = (1, 5, 10)
 
 
-def search_filter(question: EvalQuestion) -> SearchFilter:
-    """The caller is an agent of the question's départements: it sees their restricted documents too."""
-    return SearchFilter(territories=tuple(question.territories), groups=tuple(f"dep-{t}" for t in question.territories))
+def search_filter(question: EvalQuestion, without_sources: bool = False) -> SearchFilter:
+    """The caller is an agent of the question's départements: it sees their restricted documents too.
+    ``without_sources``: the question's gold documents are excluded from every search (the corpus no
+    longer answers it)."""
+    return SearchFilter(territories=tuple(question.territories), groups=tuple(f"dep-{t}" for t in question.territories),
+                        exclude_doc_ids=tuple(question.gold_doc_ids) if without_sources else ())
 
 
-def evaluate(question: EvalQuestion, services: Any, catalogue: Catalogue, judge: Judge, mode: str, k: int) -> dict[str, Any]:
+def without_sources(question: EvalQuestion) -> EvalQuestion:
+    """The question as the corpus minus its gold documents sees it: unanswerable, no gold."""
+    return question.model_copy(update={"answerable": False, "gold_sources": [], "reference_answer": None,
+                                       "answer_patterns": []})
+
+
+def evaluate(question: EvalQuestion, services: Any, catalogue: Catalogue, judge: Judge, mode: str, k: int,
+             remove_sources: bool = False) -> dict[str, Any]:
+    """``remove_sources``: ask with the gold documents excluded; the question is then scored as unanswerable."""
+    flt = search_filter(question, remove_sources)
+    if remove_sources:
+        question = without_sources(question)
     record: dict[str, Any] = {**question.model_dump(mode="json"), "error": None, "metrics": {}, "judge": {}}
     try:
-        record.update(_evaluate(question, services, catalogue, judge, mode, k))
+        record.update(_evaluate(question, flt, services, catalogue, judge, mode, k))
     except Exception as exc:  # one broken question must not stop the run; it is reported as an error
         record["error"] = f"{type(exc).__name__}: {exc}"
         record["traceback"] = traceback.format_exc(limit=5)
     return record
 
 
-def _evaluate(question: EvalQuestion, services: Any, catalogue: Catalogue, judge: Judge, mode: str, k: int) -> dict[str, Any]:
-    flt = search_filter(question)
+def _evaluate(question: EvalQuestion, flt: SearchFilter, services: Any, catalogue: Catalogue, judge: Judge, mode: str,
+              k: int) -> dict[str, Any]:
     started = time.perf_counter()
     if question.category == "comparaison":
         response = services.assistant.compare(question.question, question.territories, groups=flt.groups, mode=mode)
@@ -65,6 +79,9 @@ def _evaluate(question: EvalQuestion, services: Any, catalogue: Catalogue, judge
     scores["section_hit@10"] = m.section_hit(chunks, pairs, 10) if gold else None
     scores["citation_precision"] = m.citation_precision(cited_docs, gold)
     scores["citation_recall"] = m.citation_recall(cited_docs, gold)
+    scores["gold_cited"] = float(bool(set(gold) & set(cited_docs))) if gold else None
+    scores["short_answer_correct"] = (float(not response.abstained and m.states_answer(response.answer, question.answer_patterns))
+                                      if question.answer_patterns else None)
     scores["support_rate"] = m.support_rate(response.verification.checked, response.verification.supported)
     scores["comparison_status_accuracy"] = m.status_accuracy(
         question.expected_status, {row.territory: row.status for row in response.comparison.territories}

@@ -32,10 +32,13 @@ METRICS: tuple[MetricInfo, ...] = (
     MetricInfo("ragas_context_precision", "Précision de contexte RAGAS (sans LLM)", "recherche"),
     MetricInfo("citation_precision", "Précision des citations", "réponse"),
     MetricInfo("citation_recall", "Rappel des citations", "réponse"),
+    MetricInfo("gold_cited", "Document attendu cité", "réponse"),
+    MetricInfo("short_answer_correct", "Réponse courte attendue énoncée", "réponse"),
     MetricInfo("support_rate", "Phrases étayées par leurs citations", "réponse"),
     MetricInfo("answer_rate", "Questions couvertes ayant reçu une réponse (sans abstention)", "réponse"),
     MetricInfo("abstention_precision", "Précision de l'abstention", "réponse"),
     MetricInfo("abstention_recall", "Rappel de l'abstention (hors corpus)", "réponse"),
+    MetricInfo("abstention_f1", "F1 de l'abstention", "réponse"),
     MetricInfo("comparison_status_accuracy", "Statuts de comparaison exacts", "réponse"),
     MetricInfo("rougeL", "ROUGE-L (réponse / référence)", "réponse"),
     MetricInfo("chrf", "chrF (réponse / référence)", "réponse"),
@@ -52,8 +55,8 @@ METRICS: tuple[MetricInfo, ...] = (
     MetricInfo("tokens_out", "Jetons générés par le LLM (total)", "coût", False),
 )
 METRIC_INFO = {info.name: info for info in METRICS}
-CATEGORY_METRICS = ("recall@5", "mrr@10", "section_hit@10", "citation_precision", "citation_recall", "support_rate",
-                    "rougeL")
+CATEGORY_METRICS = ("recall@5", "mrr@10", "section_hit@10", "citation_precision", "citation_recall", "gold_cited",
+                    "short_answer_correct", "support_rate", "rougeL")
 
 
 def _entry(value: float | None, n: int, reason: str = "aucune question concernée") -> dict[str, Any]:
@@ -71,12 +74,14 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, dict[str, Any]] = {}
     for info in METRICS:
         if info.group in ("recherche", "réponse") and info.name not in ("answer_rate", "abstention_precision",
-                                                                           "abstention_recall"):
+                                                                           "abstention_recall", "abstention_f1"):
             values = _values(ok, info.name)
             out[info.name] = _entry(m.mean(values), len(values))
     outcomes = [(r["answerable"], r["response"]["abstained"]) for r in ok]
     for name, value in m.abstention_scores(outcomes).items():
-        relevant = sum(1 for a, did in outcomes if (did if name == "abstention_precision" else not a))
+        concerned = {"abstention_precision": lambda a, did: did, "abstention_recall": lambda a, did: not a}.get(
+            name, lambda a, did: did or not a)
+        relevant = sum(1 for a, did in outcomes if concerned(a, did))
         out[name] = _entry(value, relevant, "aucune question hors corpus dans le jeu")
     answered = [not did for a, did in outcomes if a]
     out["answer_rate"] = _entry(m.mean(float(x) for x in answered), len(answered))
@@ -128,7 +133,7 @@ def _steps(records: list[dict[str, Any]]) -> dict[str, float]:
 
 
 def find_previous(meta: dict[str, Any], report_dir: Path, reports_root: Path) -> Path | None:
-    """The latest report in ``reports_root``, before ``meta["created"]``, of the same dataset, corpus and mode."""
+    """The latest report in ``reports_root``, before ``meta["created"]``, of the same dataset, corpus, mode and variant."""
     candidates = []
     for other in reports_root.glob("*/results.json"):
         if other.parent.resolve() == report_dir.resolve():
@@ -137,7 +142,8 @@ def find_previous(meta: dict[str, Any], report_dir: Path, reports_root: Path) ->
             other_meta = json.loads(other.read_text(encoding="utf-8"))["meta"]
         except (json.JSONDecodeError, KeyError):
             continue
-        same = all(other_meta.get(k) == meta.get(k) for k in ("dataset_name", "corpus_name", "mode"))
+        same = all(other_meta.get(k) == meta.get(k) for k in ("dataset_name", "corpus_name", "mode")) and \
+            other_meta.get("variant", "tel_quel") == meta.get("variant", "tel_quel")
         if same and other_meta.get("created", "") < meta.get("created", ""):
             candidates.append((other_meta["created"], other.parent))
     return max(candidates)[1] if candidates else None

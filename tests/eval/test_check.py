@@ -19,6 +19,9 @@ datasets:
   petit-jeu:
     metrics:
       recall@5: {min: 0.9}
+  reel/sans-source:
+    metrics:
+      recall@5: {min: 0.05}
 """
 
 
@@ -31,10 +34,11 @@ def _summary(recall=0.8, latency=10.0, faithfulness=None, errors=()):
             "per_category": {}, "steps": {}, "questions": 10, "errors": list(errors), "modes": {"extractif": 10}}
 
 
-def _report(root: Path, name: str, created: str, summary: dict, dataset="demo-questions", mode="extractif") -> Path:
+def _report(root: Path, name: str, created: str, summary: dict, dataset="demo-questions", mode="extractif",
+            variant="tel_quel") -> Path:
     folder = root / name
     folder.mkdir(parents=True)
-    meta = {"created": created, "dataset_name": dataset, "corpus_name": "corpus", "mode": mode}
+    meta = {"created": created, "dataset_name": dataset, "corpus_name": "corpus", "mode": mode, "variant": variant}
     (folder / "results.json").write_text(json.dumps({"meta": meta, "summary": summary, "questions": []}), encoding="utf-8")
     return folder
 
@@ -131,3 +135,27 @@ def test_default_report_is_the_latest_of_the_checked_mode(tmp_path, rules, monke
         get_settings.cache_clear()
     assert extractive.exit_code == 0 and "20250101-000000" in extractive.output, extractive.output
     assert generative.exit_code == 1 and "mode « generatif »" in generative.output
+
+
+def test_default_check_covers_the_latest_run_of_every_set_and_variant(tmp_path, rules, monkeypatch):
+    """make eval runs the demo set and the real ones (as asked, and without their sources): make eval-check
+    gates the latest run of each; the sans-source variant has thresholds of its own."""
+    root = tmp_path / "reports"
+    _report(root, "20250101-000000", "2025-01-01T00:00:00", _summary(recall=0.10))  # superseded below
+    _report(root, "20250102-000000", "2025-01-02T00:00:00", _summary(recall=0.80))
+    _report(root, "20250103-000000", "2025-01-03T00:00:00", _summary(recall=0.70), dataset="reel")
+    _report(root, "20250104-000000", "2025-01-04T00:00:00", _summary(recall=0.10), dataset="reel", variant="sans_source")
+    monkeypatch.setenv("AUTONOMIE_EVAL__REPORTS_DIR", str(root))
+    from assistant.settings import get_settings
+
+    get_settings.cache_clear()
+    try:
+        result = _cli(["--thresholds", str(rules)])
+        assert result.exit_code == 0, result.output
+        assert "évaluation 20250101-000000" not in result.output and "3/3 évaluation(s)" in result.output
+        assert "jeu « reel/sans-source »" in result.output
+        _report(root, "20250105-000000", "2025-01-05T00:00:00", _summary(recall=0.30), dataset="reel")
+        failed = _cli(["--thresholds", str(rules)])
+    finally:
+        get_settings.cache_clear()
+    assert failed.exit_code == 1 and "2/3 évaluation(s)" in failed.output

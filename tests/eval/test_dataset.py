@@ -60,6 +60,16 @@ def test_service_public_format_maps_gold_doc(tmp_path):
     assert question.reference_answer is None and question.answerable and question.category == "factuel"
 
 
+def test_casf_format_maps_gold_docs_reference_and_patterns(tmp_path):
+    path = _write(tmp_path, {"qid": "casf-001", "question": "À partir de quel âge ?", "gold_docs": ["CASF:R232-1"],
+                             "category": "chiffre", "notes": "Age 60.", "reference_answer": "Dès 60 ans.",
+                             "answer_patterns": ["60 ans"]})
+    (question,) = load_dataset(path)
+    assert question.gold_doc_ids == ["CASF:R232-1"] and question.answerable and question.category == "factuel"
+    assert question.reference_answer == "Dès 60 ans." and question.answer_patterns == ["60 ans"]
+
+
+
 # --- the demo set ----------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def demo():

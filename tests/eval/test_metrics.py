@@ -77,10 +77,14 @@ def test_support_rate():
 def test_abstention_scores():
     # (answerable, abstained): two unanswerable (one abstained), two answerable (one wrongly abstained).
     scores = m.abstention_scores([(False, True), (False, False), (True, True), (True, False)])
-    assert scores == {"abstention_precision": 0.5, "abstention_recall": 0.5}
-    assert m.abstention_scores([(True, False)]) == {"abstention_precision": None, "abstention_recall": None}
+    assert scores == {"abstention_precision": 0.5, "abstention_recall": 0.5, "abstention_f1": 0.5}
+    none = {"abstention_precision": None, "abstention_recall": None, "abstention_f1": None}
+    assert m.abstention_scores([(True, False)]) == none
     # Only answerable questions: abstaining cannot be "precise", the metric does not apply.
-    assert m.abstention_scores([(True, True), (True, False)]) == {"abstention_precision": None, "abstention_recall": None}
+    assert m.abstention_scores([(True, True), (True, False)]) == none
+    # Precision 1, recall 1/3: F1 is their harmonic mean; never abstaining on a set with unanswerable ones: 0.
+    assert m.abstention_scores([(False, True), (False, False), (False, False)])["abstention_f1"] == pytest.approx(0.5)
+    assert m.abstention_scores([(False, False), (True, False)])["abstention_recall"] == 0.0
 
 
 def test_status_accuracy():

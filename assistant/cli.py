@@ -283,7 +283,9 @@ def ask(
 
 def _print_response(response) -> None:
     badge = "[yellow]ABSTENTION[/]" if response.abstained else ("[magenta]génératif[/]" if response.mode == "generatif" else "[cyan]extractif[/]")
-    console.print(f"Mode : {badge}")
+    confidence = (f" — confiance {response.confidence} ({response.answerability:.2f})".replace(".", ",")
+                  if response.confidence and response.answerability is not None else "")
+    console.print(f"Mode : {badge}{confidence}")
     for warning in response.warnings:
         console.print(f"[yellow]⚠ {warning}[/]")
     if response.glossary_added:

@@ -114,12 +114,12 @@ class AnswerSettings(BaseModel):
 
     max_passages: int = Field(8, ge=1, le=40)
     max_sentences: int = Field(4, ge=1, le=12)
-    min_similarity: float = Field(0.83, ge=0, le=1, description="Floor on the best sentence cosine with the question.")
-    min_evidence: float = Field(
-        0.70, description="Floor on the evidence strength: coverage + similarity_weight × (similarity − 0.85), where "
-        "coverage is the IDF-weighted share of the question's content words found together in one top passage.")
-    similarity_weight: float = Field(8.0, ge=0, description="Coverage points worth one unit of cosine similarity.")
-    doubtful_below: float = Field(0.9, description="Answers whose evidence strength is under this get a caution.")
+    judge_model: Path | None = Field(
+        None, description="Fitted relevance/answerability models (make train-judge); None = the packaged judge.json.")
+    min_answerability: float | None = Field(
+        None, ge=0, le=1, description="Abstain under this answerability probability; None = the fitted threshold.")
+    caution_below: float | None = Field(
+        None, ge=0, le=1, description="Answer with a caution under this answerability; None = the fitted threshold.")
     min_support: float = Field(0.6, gt=0, le=1, description="Share of a generated sentence's words found in its cited passages.")
 
 

@@ -4,11 +4,13 @@
    ``AssistantResponse.timings``), p50/p95, on the demo corpus for 50 questions
    (``eval/datasets/demo-questions.jsonl`` when present, else the CASF questions): extractive mode, then
    generative mode through the local LLM server (``start_local_server``) when llama.cpp is installed.
-2. On the service-public development questions (index ``.cache/bench/service-public``, shared with
-   the retrieval bench): the share of answers that cite the gold fiche, and the abstention rate.
+2. On the real corpora (service-public's 425 development questions, the 147 CASF questions; indexes
+   ``.cache/bench/<name>``, shared with the retrieval bench): the share of answers that cite the gold
+   document, the abstention rate, the short answer stated (CASF ``answer_patterns``), and the abstention
+   rate when the gold documents are excluded from the search (the corpus no longer answers).
 
     python -m bench.answer
-    python -m bench.answer --limit 50 --gen-limit 10 --sp-limit 100
+    python -m bench.answer --limit 50 --gen-limit 10 --real-limit 100
 """
 
 from __future__ import annotations
@@ -120,24 +122,50 @@ def bench_generative(settings: Settings, embedder: Any, store: Any, questions: l
     }
 
 
-def bench_service_public(settings: Settings, embedder: Any, limit: int | None, index_dir: Path) -> dict[str, Any] | None:
-    folder = shared_data_dir(settings) / "service-public"
-    if not (available(folder / "fiches.jsonl", "service-public") and available(folder / "questions-dev.jsonl", "service-public (questions)")):
-        return None
-    rows = read_jsonl(folder / "questions-dev.jsonl", limit)
-    sp_settings, index, store = prepare_index(settings, embedder, folder / "fiches.jsonl", index_dir, "service-public")
+def real_datasets(settings: Settings) -> list[tuple[str, Path, list[dict[str, Any]]]]:
+    """(name, corpus, questions as {qid, question, gold, patterns}) of the real corpora present."""
+    data = shared_data_dir(settings)
+    found = []
+    sp = data / "service-public"
+    if available(sp / "fiches.jsonl", "service-public") and available(sp / "questions-dev.jsonl", "service-public (questions)"):
+        found.append(("service-public", sp / "fiches.jsonl", [
+            {"qid": r["qid"], "question": r["question"], "gold": [r["gold_doc"]], "patterns": []}
+            for r in read_jsonl(sp / "questions-dev.jsonl")]))
+    casf = data / "casf" / "articles.jsonl"
+    if available(casf, "CASF"):
+        found.append(("casf", casf, [
+            {"qid": r["qid"], "question": r["question"], "gold": r["gold_docs"], "patterns": r.get("answer_patterns", [])}
+            for r in read_jsonl(DATASETS_DIR / "casf-questions.jsonl")]))
+    return found
+
+
+def bench_real(settings: Settings, embedder: Any, name: str, corpus: Path, questions: list[dict[str, Any]],
+               limit: int | None, index_dir: Path) -> dict[str, Any]:
+    """Extractive answers on a real corpus: as asked (gold document cited, abstention, short answer stated),
+    then with the gold documents excluded from the search (the assistant should abstain)."""
+    from assistant.components.vector_store import SearchFilter
+    from eval.metrics import states_answer
+
+    questions = questions[:limit] if limit else questions
+    real_settings, index, store = prepare_index(settings, embedder, corpus, index_dir, name)
     try:
-        assistant = services_for(sp_settings, embedder, store).assistant
-        print(f"[service-public] mode extractif ({len(rows)} questions)…", flush=True)
-        responses = ask_all(assistant, [r["question"] for r in rows], "extractif")
+        assistant = services_for(real_settings, embedder, store).assistant
+        print(f"[{name}] mode extractif ({len(questions)} questions, puis sans leurs documents attendus)…", flush=True)
+        ask_all(assistant, [q["question"] for q in questions[:2]], "extractif")  # warm-up
+        as_is = [assistant.ask(q["question"], mode="extractif") for q in questions]
+        removed = [assistant.ask(q["question"], mode="extractif", search_filter=SearchFilter(exclude_doc_ids=tuple(q["gold"])))
+                   for q in questions]
     finally:
         store.close()
-    cites = [any(c.doc_id == row["gold_doc"] for c in r.citations) for row, r in zip(rows, responses)]
-    answered = [c for c, r in zip(cites, responses) if not r.abstained]
-    return summarise(responses) | {
+    cites = [any(c.doc_id in q["gold"] for c in r.citations) for q, r in zip(questions, as_is)]
+    with_patterns = [(q, r) for q, r in zip(questions, as_is) if q["patterns"]]
+    return summarise(as_is) | {
         "index": index,
-        "cites_gold_rate": round(sum(cites) / len(rows), 3),
-        "cites_gold_rate_when_answered": round(sum(answered) / len(answered), 3) if answered else None,
+        "cites_gold_rate": round(sum(cites) / len(cites), 3) if cites else None,
+        "short_answer_correct": (round(sum(not r.abstained and states_answer(r.answer, q["patterns"]) for q, r in with_patterns)
+                                       / len(with_patterns), 3) if with_patterns else None),
+        "short_answer_questions": len(with_patterns),
+        "abstention_without_sources": round(sum(r.abstained for r in removed) / len(removed), 3) if removed else None,
     }
 
 
@@ -146,7 +174,7 @@ def markdown(data: dict[str, Any]) -> str:
     lines = [
         *report_head("réponses", data),
         f"- Paramètres : questions de démonstration = {p['demo_questions_source']} ({p['demo_questions']} en extractif, "
-        f"{p['gen_questions']} en génératif), questions service-public = {p['sp_questions']} ; "
+        f"{p['gen_questions']} en génératif), questions par corpus réel = {p['real_questions']} ; "
         f"seuils de réponse {p['answer_settings']}.",
         "- Latences par étape sur les réponses où l'étape a eu lieu (une abstention s'arrête après la sélection).",
         "",
@@ -168,13 +196,14 @@ def markdown(data: dict[str, Any]) -> str:
             if r.get("warnings"):
                 lines.append("- Avertissements les plus fréquents : " + " ; ".join(f"{w} (×{n})" for w, n in r["warnings"].items()))
             lines.append("")
-    sp = data.get("service_public")
-    if sp:
-        lines += [f"## service-public ({sp['questions']} questions de développement, mode extractif)", "",
-                  f"- Réponses citant la fiche de référence : **{sp['cites_gold_rate']}** "
-                  f"(parmi les réponses non abstenues : {sp['cites_gold_rate_when_answered']})",
-                  f"- Taux d'abstention : **{sp['abstention_rate']}**",
-                  f"- Latence totale : p50 {sp['steps']['total']['p50_ms']} ms, p95 {sp['steps']['total']['p95_ms']} ms", ""]
+    for name, r in data.get("real", {}).items():
+        lines += [f"## {name} ({r['questions']} questions de développement, mode extractif)", "",
+                  f"- Réponses citant le document attendu : **{r['cites_gold_rate']}**",
+                  f"- Abstention sur des questions auxquelles le corpus répond : **{r['abstention_rate']}**",
+                  f"- Abstention quand les documents attendus sont retirés de la recherche : **{r['abstention_without_sources']}**",
+                  f"- Réponse courte attendue énoncée : **{r['short_answer_correct'] if r['short_answer_correct'] is not None else 'non mesuré (pas de réponses de référence)'}**"
+                  + (f" ({r['short_answer_questions']} questions)" if r["short_answer_questions"] else ""),
+                  f"- Latence totale : p50 {r['steps']['total']['p50_ms']} ms, p95 {r['steps']['total']['p95_ms']} ms", ""]
     return "\n".join(lines)
 
 
@@ -182,30 +211,31 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Banc d'essai des réponses.")
     parser.add_argument("--limit", type=int, default=50, help="questions sur le corpus de démonstration (extractif)")
     parser.add_argument("--gen-limit", type=int, default=50, help="questions en mode génératif (0 = aucune)")
-    parser.add_argument("--sp-limit", type=int, default=None, help="questions service-public (défaut : les 425 ; 0 = aucune)")
+    parser.add_argument("--real-limit", type=int, default=None,
+                        help="questions par corpus réel (service-public, CASF ; défaut : toutes ; 0 = aucune)")
     add_output_arguments(parser, corpus_help="corpus de démonstration (défaut : réglages)",
                          index_root_help="dossier des index persistants (défaut : .cache/bench ; une copie permet de "
                                          "lancer ce banc pendant que celui de la recherche tient les index ouverts)")
     args = parser.parse_args(argv)
-    run(Settings(), args.limit, args.gen_limit, args.sp_limit, args.corpus, args.out_dir, args.index_root)
+    run(Settings(), args.limit, args.gen_limit, args.real_limit, args.corpus, args.out_dir, args.index_root)
 
 
-def run(settings: Settings, limit: int, gen_limit: int, sp_limit: int | None, corpus: Path | None, out_dir: Path,
+def run(settings: Settings, limit: int, gen_limit: int, real_limit: int | None, corpus: Path | None, out_dir: Path,
         index_root: Path = BENCH_CACHE) -> dict[str, Any]:
     source, questions = demo_questions(limit)
     embedder = load_embedder(settings)
     data: dict[str, Any] = results_header(settings, llm_serve_model=settings.llm.serve_model) | {
         "parameters": {"demo_questions_source": source, "demo_questions": len(questions),
-                       "gen_questions": min(gen_limit, len(questions)), "sp_questions": sp_limit if sp_limit is not None else "toutes",
+                       "gen_questions": min(gen_limit, len(questions)),
+                       "real_questions": real_limit if real_limit is not None else "toutes",
                        "answer_settings": settings.answer.model_dump(), "llm_max_tokens": settings.llm.max_tokens},
     }
     corpus = corpus or settings.resolve(settings.data.corpus_dir)
     if questions and available(corpus, "corpus de démonstration"):
         data["demo"] = bench_demo(settings, embedder, corpus, questions, gen_limit, index_root / "demo")
-    if sp_limit != 0:
-        data["service_public"] = bench_service_public(settings, embedder, sp_limit, index_root / "service-public")
-    if data.get("service_public"):
-        data["parameters"]["sp_questions"] = data["service_public"]["questions"]
+    if real_limit != 0:
+        data["real"] = {name: bench_real(settings, embedder, name, path, rows, real_limit, index_root / name)
+                        for name, path, rows in real_datasets(settings)}
     data["machine"]["load_average_at_end"] = load_average()
     write_results("answer", data, markdown(data), out_dir)
     return data

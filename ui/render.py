@@ -81,6 +81,10 @@ def badges(response: AssistantResponse) -> str:
     spans = [f'<span class="badge badge-{response.mode}">Mode {MODE_LABELS.get(response.mode, response.mode)}</span>']
     if response.abstained:
         spans.append('<span class="badge badge-abstention">Abstention : sources insuffisantes</span>')
+    elif response.confidence:
+        score = f" ({response.answerability:.2f})".replace(".", ",") if response.answerability is not None else ""
+        spans.append(f'<span class="badge badge-confiance-{response.confidence}" title="Probabilité estimée que les '
+                     f'documents trouvés répondent à la question">Confiance {response.confidence}{score}</span>')
     if response.comparison is not None:
         spans.append('<span class="badge badge-comparaison">Comparaison</span>')
     for code in response.territories:

@@ -1,18 +1,32 @@
-"""Extractive answers: the most relevant sentences of the retrieved passages, quoted verbatim and cited.
+"""Extractive answers: the sentences of the retrieved passages that carry the asked information, quoted
+verbatim and cited; and whether the passages answer at all (abstention).
 
-This is what a CPU-only site gets, so it also decides whether the evidence suffices (abstention).
+Both decisions come from the fitted models of :mod:`assistant.answering.relevance` (``judge.json``): the
+selector computes the features of the top passages and of their sentences, the models give the
+probabilities, the judge compares the question's answerability with the fitted thresholds.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from assistant.answering.sentences import content_terms, coverage, split_sentences
-from assistant.text.french import terms
+from assistant.answering.relevance import (
+    PASSAGE_FEATURES,
+    SENTENCE_FEATURES,
+    QuestionProfile,
+    RelevanceJudge,
+    passage_row,
+    question_profile,
+    question_row,
+    sentence_row,
+)
+from assistant.answering.sentences import content_terms, split_sentences
 from assistant.retrieval.retriever import Passage
+from assistant.text.french import terms
+from assistant.text.glossary import Glossary
 
 _INJECTION_RE = re.compile(
     r"ignor\w*\s+(?:les|toutes?\s+les|tes|vos)?\s*(?:consignes|instructions|règles)|oublie\w*\s+(?:les|tes|vos)\s+(?:consignes|instructions)"
@@ -29,103 +43,181 @@ def looks_like_injection(text: str) -> bool:
 class SelectedSentence:
     passage_index: int
     text: str
-    score: float
+    score: float  # probability that the sentence carries the asked information
     similarity: float
+    position: int = 0  # rank of the sentence in its passage
 
 
 @dataclass
 class Evidence:
-    """How well the passages answer: best sentence similarity and query-term coverage."""
+    """How well the passages answer: the answerability probability, the passages' relevance and the
+    sentences chosen for the answer."""
 
+    answerability: float
+    sentences: list[SelectedSentence]
+    passage_relevance: list[float] = field(default_factory=list)  # per retrieved passage
+    order: list[int] = field(default_factory=list)  # retrieved passages by decreasing relevance
+    similarity: float = 0.0  # best sentence cosine (reported, not decided on)
+
+
+@dataclass
+class SentenceCandidate:
+    passage_index: int  # in the retrieved list
+    text: str
+    position: int
+    count: int  # sentences in the passage
     similarity: float
     coverage: float
-    sentences: list[SelectedSentence]
+
+
+@dataclass
+class PassagePool:
+    """The features of one question against its retrieved passages, before any model."""
+
+    profile: QuestionProfile
+    passages: list[Passage]
+    rows: np.ndarray  # one row of PASSAGE_FEATURES per passage
+    top_similarity: float
+    max_coverage: float
+    missing_mass: float  # IDF share of the question's information found in none of the passages
+
+    def question_row(self, passage_probabilities: np.ndarray, candidates: list[SentenceCandidate]) -> list[float]:
+        return question_row(list(passage_probabilities), top_similarity=self.top_similarity,
+                            top_sentence=max((c.similarity for c in candidates), default=0.0),
+                            max_coverage=self.max_coverage, missing_mass=self.missing_mass)
+
+    def sentence_rows(self, candidates: list[SentenceCandidate], passage_probabilities: np.ndarray,
+                      order: list[int]) -> np.ndarray:
+        """``order``: passage indices by decreasing relevance (a sentence's passage rank is its place there)."""
+        best = max((c.similarity for c in candidates), default=0.0)
+        rank = {index: place for place, index in enumerate(order)}
+        return np.asarray([
+            sentence_row(self.profile, similarity=c.similarity, best_similarity=best, coverage=c.coverage,
+                         passage_relevance=float(passage_probabilities[c.passage_index]), passage_rank=rank[c.passage_index],
+                         position=c.position, count=c.count, text=c.text)
+            for c in candidates
+        ], dtype=float).reshape(len(candidates), len(SENTENCE_FEATURES))
 
 
 @dataclass(frozen=True)
 class Sufficiency:
     sufficient: bool
     doubtful: bool
-    strength: float
+    strength: float  # the answerability probability
 
 
 class EvidenceJudge:
-    """Decides whether the evidence answers the question, else the assistant abstains.
+    """Answers when the fitted answerability reaches ``answer_threshold``; with a caution under
+    ``caution_threshold``. Both thresholds come from the judge artifact (chosen there for a stated precision
+    target on development data), unless the settings override them."""
 
-    Neither signal suffices alone: lexical coverage misses paraphrases ("ne pas répondre" vs "le silence
-    vaut rejet") and sentence similarity is compressed (e5 cosines of 0.80–0.95). Their sum,
-    ``coverage + similarity_weight × (similarity − 0.85)``, separates answerable from out-of-corpus
-    questions better than either (ROC AUC 0.85 vs 0.80 and 0.83 on the demo evaluation set).
-    """
-
-    PIVOT = 0.85
-
-    def __init__(self, min_similarity: float, min_strength: float, similarity_weight: float, doubtful_below: float):
-        if doubtful_below < min_strength:
-            raise ValueError("doubtful_below must be at least min_strength")
-        self.min_similarity = min_similarity
-        self.min_strength = min_strength
-        self.similarity_weight = similarity_weight
-        self.doubtful_below = doubtful_below
+    def __init__(self, answer_threshold: float, caution_threshold: float):
+        if not 0 <= answer_threshold <= caution_threshold <= 1:
+            raise ValueError("caution_threshold must be at least answer_threshold, both within [0, 1]")
+        self.answer_threshold = answer_threshold
+        self.caution_threshold = caution_threshold
 
     def run(self, evidence: Evidence) -> Sufficiency:
-        strength = evidence.coverage + self.similarity_weight * (evidence.similarity - self.PIVOT)
-        sufficient = bool(evidence.sentences) and evidence.similarity >= self.min_similarity and strength >= self.min_strength
-        return Sufficiency(sufficient, sufficient and strength < self.doubtful_below, round(strength, 4))
+        sufficient = bool(evidence.sentences) and evidence.answerability >= self.answer_threshold
+        return Sufficiency(sufficient, sufficient and evidence.answerability < self.caution_threshold,
+                           round(evidence.answerability, 4))
 
 
 class SentenceSelector:
-    """Scores every sentence of the top passages against the question (dense + lexical + rank)."""
+    """Two stages, both scored by the judge's models: the retrieved passages are re-ranked by their
+    relevance (dense similarity, glossary-aware coverage, rank, asked vs stated information…); the
+    sentences of the ``max_passages`` most relevant ones are scored, and the most probable quoted."""
 
-    def __init__(self, embedder, max_passages: int = 5, max_sentences: int = 4, relative_cut: float = 0.85,
-                 idf_weights=None):
+    def __init__(self, embedder, judge: RelevanceJudge | None, glossary: Glossary | None = None, max_passages: int = 5,
+                 max_sentences: int = 4, idf_weights=None):
+        if max_passages < 1 or max_sentences < 1:
+            raise ValueError("max_passages and max_sentences must be at least 1")
         self.embedder = embedder
+        self.judge = judge  # None only to gather features for training (eval/train_judge.py)
+        self.glossary = glossary
         self.idf_weights = idf_weights or (lambda words: dict.fromkeys(words, 1.0))
         self.max_passages = max_passages
         self.max_sentences = max_sentences
-        self.relative_cut = relative_cut
 
-    def run(self, question: str, expansion_terms: str, passages: list[Passage]) -> Evidence:
-        candidates: list[tuple[int, str]] = []
-        for index, passage in enumerate(passages[: self.max_passages]):
-            units = split_sentences(passage.text)
-            for position, unit in enumerate(units):
-                if looks_like_injection(unit) or len(unit) < 15:
-                    continue
-                if unit.endswith(":"):  # a list's lead-in brings its items along
-                    following = [u for u in units[position + 1: position + 7] if u.startswith(("-", "•", "–"))]
-                    unit = "\n".join([unit, *following]) if following else unit
-                candidates.append((index, unit))
-        query_terms = content_terms(question)
-        weights = self.idf_weights(query_terms)
-        top_coverage = max((_weighted_coverage(weights, f"{p.title} {p.section_path} {p.text}")
-                            for p in passages[: self.max_passages]), default=0.0)
+    def passage_pool(self, question: str, passages: list[Passage]) -> PassagePool:
+        return passage_pool(question_profile(question, self.glossary, self.idf_weights), passages)
+
+    def candidates(self, question: str, pool: PassagePool, indices: list[int]) -> list[SentenceCandidate]:
+        """The answer units of the passages at ``indices``, with their similarity to the question."""
+        found: list[SentenceCandidate] = []
+        for index in indices:
+            units = [u for u in _answer_units(pool.passages[index].text) if not looks_like_injection(u) and len(u) >= 15]
+            found += [SentenceCandidate(index, unit, position, len(units), 0.0, pool.profile.coverage(set(terms(unit))))
+                      for position, unit in enumerate(units)]
+        if found:
+            query_vector = self.embedder.embed_queries([question])[0]
+            for candidate, similarity in zip(found, self.embedder.embed_passages([c.text for c in found]) @ query_vector):
+                candidate.similarity = float(similarity)
+        return found
+
+    def run(self, question: str, passages: list[Passage]) -> Evidence:
+        if not passages:
+            return Evidence(0.0, [])
+        judge = self.judge
+        pool = self.passage_pool(question, passages)
+        passage_probabilities = judge.passage.probabilities(pool.rows)
+        order = [int(i) for i in np.argsort(-passage_probabilities, kind="stable")]
+        candidates = self.candidates(question, pool, order[: self.max_passages])
+        answerability = float(judge.answerability.probabilities(
+            np.asarray([pool.question_row(passage_probabilities, candidates)]))[0])
+        evidence = Evidence(answerability, [], passage_probabilities.tolist(), order=order,
+                            similarity=max((c.similarity for c in candidates), default=0.0))
         if not candidates:
-            return Evidence(0.0, top_coverage, [])
-        query_vector = self.embedder.embed_queries([question])[0]
-        sentence_vectors = self.embedder.embed_passages([text for _, text in candidates])
-        similarities = sentence_vectors @ query_vector
-        scored = []
-        for (index, text), similarity in zip(candidates, similarities):
-            lexical = coverage(query_terms, text) if query_terms else 0.0
-            prior = 1.0 / (1 + index)
-            scored.append(SelectedSentence(index, text, float(0.6 * similarity + 0.25 * lexical + 0.15 * prior), float(similarity)))
-        scored.sort(key=lambda s: s.score, reverse=True)
-        chosen: list[SelectedSentence] = []
-        for candidate in scored:
-            if len(chosen) >= self.max_sentences or candidate.score < self.relative_cut * scored[0].score:
+            return evidence
+        sentence_probabilities = judge.sentence.probabilities(pool.sentence_rows(candidates, passage_probabilities, order))
+        ranked = sorted(zip(candidates, sentence_probabilities), key=lambda pair: pair[1], reverse=True)
+        for candidate, probability in ranked:
+            if len(evidence.sentences) >= self.max_sentences or (evidence.sentences and probability < judge.sentence_threshold):
                 break
-            if any(_redundant(candidate.text, c.text) for c in chosen):
+            if any(_redundant(candidate.text, c.text) for c in evidence.sentences):
                 continue
-            chosen.append(candidate)
-        return Evidence(float(np.max(similarities)), top_coverage, chosen)
+            evidence.sentences.append(SelectedSentence(candidate.passage_index, candidate.text, float(probability),
+                                                       candidate.similarity, candidate.position))
+        return evidence
 
 
-def _weighted_coverage(weights: dict[str, float], text: str) -> float:
-    """Share of the question's information (IDF mass of its terms) found together in one passage."""
-    total = sum(weights.values())
-    present = weights.keys() & set(terms(text))
-    return sum(weights[t] for t in present) / total if total else 0.0
+def passage_pool(profile: QuestionProfile, passages: list[Passage]) -> PassagePool:
+    """The passage features of one question (``profile``) against its retrieved passages."""
+    passage_terms = [set(terms(f"{p.title} {p.section_path} {p.text}")) for p in passages]
+    coverages = [profile.coverage(t) for t in passage_terms]
+    similarities = [p.similarity if p.similarity is not None else 0.0 for p in passages]
+    rows = [
+        passage_row(profile, similarity=similarities[i], best_similarity=max(similarities), rank=i,
+                    coverage=coverages[i], max_coverage=max(coverages),
+                    heading_coverage=profile.coverage(set(terms(f"{p.title} {p.section_path}"))),
+                    article=p.article, text=p.text)
+        for i, p in enumerate(passages)
+    ]
+    everything = set().union(*passage_terms) if passage_terms else set()
+    return PassagePool(profile, passages, np.asarray(rows, dtype=float).reshape(len(passages), len(PASSAGE_FEATURES)),
+                       top_similarity=max(similarities, default=0.0), max_coverage=max(coverages, default=0.0),
+                       missing_mass=1.0 - profile.coverage(everything))
+
+
+def _answer_units(text: str) -> list[str]:
+    """Sentences of a passage as answer units: a list's lead-in (« … les conditions suivantes : ») carries
+    its items along; a lead-in whose items are not in the passage is dropped (it announces, never answers)."""
+    units = split_sentences(text)
+    out: list[str] = []
+    position = 0
+    while position < len(units):
+        unit = units[position]
+        position += 1
+        if unit.endswith(":"):
+            items = []
+            while position < len(units) and units[position].startswith(("-", "•", "–")) and len(items) < 8:
+                items.append(units[position])
+                position += 1
+            if items:
+                out.append("\n".join([unit, *items]))
+            continue
+        out.append(unit)
+    return out
 
 
 def _redundant(a: str, b: str) -> bool:

@@ -79,6 +79,9 @@ class AssistantResponse(BaseModel):
     verification: Verification = Field(default_factory=Verification)
     abstained: bool = False
     abstention_reason: str | None = None
+    answerability: float | None = Field(None, description="Fitted probability that the corpus answers the question.")
+    confidence: Literal["élevée", "moyenne", "faible"] | None = Field(
+        None, description="Band of the answerability against the fitted thresholds (faible: abstention).")
     glossary_added: list[str] = Field(default_factory=list)
     territories: list[str] = Field(default_factory=list)
     pii_masked: list[str] = Field(default_factory=list, description="Kinds of personal data masked (never the values).")

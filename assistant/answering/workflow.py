@@ -51,6 +51,7 @@ from assistant.answering.analysis import QuestionAnalysis, analyse
 from assistant.answering.comparison import PracticeComparator, territory_label
 from assistant.answering.extractive import Evidence, EvidenceJudge, SentenceSelector
 from assistant.answering.pii import KIND_LABELS, MaskedText, mask_personal_data
+from assistant.answering.relevance import JUDGE_FILE, RelevanceJudge
 from assistant.answering.schema import AssistantResponse, Citation, Comparison, TerritoryPractice, Turn
 from assistant.answering.term_stats import TermStatistics
 from assistant.answering.territories import normalise_code
@@ -129,10 +130,12 @@ class AnswerStages:
         self.retriever = retriever
         self.llm = llm
         self.term_stats = TermStatistics(retriever.store)
-        self.selector = SentenceSelector(embedder, max_sentences=settings.max_sentences,
-                                         idf_weights=self.term_stats.idf_weights)
-        self.judge = EvidenceJudge(settings.min_similarity, settings.min_evidence, settings.similarity_weight,
-                                   settings.doubtful_below)
+        relevance = RelevanceJudge.load(settings.judge_model or JUDGE_FILE)
+        self.selector = SentenceSelector(embedder, relevance, glossary=getattr(retriever, "glossary", None),
+                                         max_sentences=settings.max_sentences, idf_weights=self.term_stats.idf_weights)
+        answer_threshold = relevance.answer_threshold if settings.min_answerability is None else settings.min_answerability
+        caution = relevance.caution_threshold if settings.caution_below is None else settings.caution_below
+        self.judge = EvidenceJudge(answer_threshold, max(caution, answer_threshold))
         self.verifier = CitationVerifier(settings.min_support)
         self.comparator = PracticeComparator(llm)
 
@@ -169,20 +172,7 @@ class AnswerStages:
                 tool_calls.extend(run.calls)
                 primary = self.retriever.run(query, base)
                 return _merge([run.passages, primary.passages], self.settings.max_passages), primary
-        # Deterministic plan: the national rule, plus the territories' practice and the GEVA when relevant.
-        national_filter = replace(base, territories=("national",), include_national=False) if not base.territories else base
-        primary = self.retriever.run(query, national_filter if not analysis.territories else replace(base, territories=tuple(analysis.territories)))
-        tool_calls.append(f"rechercher_textes_nationaux({query!r})" if not analysis.territories
-                          else f"rechercher_pratiques({query!r}, {analysis.territories})")
-        lists = [primary.passages]
-        if analysis.search_geva:
-            geva = self.retriever.run(query, replace(base, doc_types=("guide_geva",)), top_k=4)
-            tool_calls.append(f"rechercher_geva({query!r})")
-            lists.append(geva.passages)
-        if analysis.territories:
-            national = self.retriever.run(query, replace(base, territories=("national",), include_national=False), top_k=3)
-            lists.append(national.passages)
-        return _merge(lists, self.settings.max_passages), primary
+        return planned_search(self.retriever, analysis, base, self.settings.max_passages, tool_calls)
 
     def execute_tool(self, name: str, args: dict, base: SearchFilter) -> list[Passage]:
         query = str(args.get("requete") or args.get("question") or "")
@@ -203,7 +193,12 @@ class AnswerStages:
         markers: dict[int, int] = {}
         citations: list[Citation] = []
         lines = []
-        ordered = sorted(evidence.sentences, key=lambda s: (s.passage_index, passages[s.passage_index].text.find(s.text.split("\n")[0])))
+        # The passage that carries the most probable sentence first, then the others; each passage's
+        # sentences in their reading order.
+        best = {}
+        for sentence in evidence.sentences:
+            best[sentence.passage_index] = max(best.get(sentence.passage_index, 0.0), sentence.score)
+        ordered = sorted(evidence.sentences, key=lambda s: (-best[s.passage_index], s.passage_index, s.position))
         for sentence in ordered:
             if sentence.passage_index not in markers:
                 markers[sentence.passage_index] = len(markers) + 1
@@ -232,15 +227,15 @@ class AnswerStages:
         t0 = time.perf_counter()
         query = analysis.standalone
         national = self.retriever.run(query, replace(base, territories=("national",), include_national=False), top_k=4)
-        national_evidence = self.selector.run(query, "", national.passages)
+        national_evidence = self.selector.run(query, national.passages)
         national_text, national_citations = (self.extractive(national_evidence, national.passages)
                                              if national_evidence.sentences else ("", []))
         rows = []
         for code in analysis.territories:
             local = self.retriever.run(query, replace(base, territories=(code,), include_national=False,
                                                       doc_types=("pratique_territoriale",)), top_k=4)
-            evidence = self.selector.run(query, "", local.passages)
-            if evidence.sentences and evidence.similarity >= self.settings.min_similarity:
+            evidence = self.selector.run(query, local.passages)
+            if self.judge.run(evidence).sufficient:
                 text, citations = self.extractive(evidence, local.passages)
                 practice = " ".join(s.text for s in evidence.sentences)
             else:
@@ -315,10 +310,11 @@ class AnswerWorkflow(Workflow):
     async def select(self, ev: PassagesRetrieved) -> EvidenceGathered | ResponseReady:
         response = ev.response
         t0 = time.perf_counter()
-        evidence = await asyncio.to_thread(self.stages.selector.run, response.standalone_question,
-                                           " ".join(response.glossary_added), ev.passages)
+        evidence = await asyncio.to_thread(self.stages.selector.run, response.standalone_question, ev.passages)
         response.timings["select"] = time.perf_counter() - t0
         verdict = self.stages.judge.run(evidence)
+        response.answerability = verdict.strength
+        response.confidence = "faible" if not verdict.sufficient else "moyenne" if verdict.doubtful else "élevée"
         if not verdict.sufficient:
             reason = "Les documents trouvés ne traitent pas suffisamment de cette question."
             return ResponseReady(response=self.stages.abstain(response, ev.passages, reason))
@@ -332,7 +328,8 @@ class AnswerWorkflow(Workflow):
         streamed = False
         if response.mode == "generatif":
             t0 = time.perf_counter()
-            context = passages[: self.stages.settings.max_passages]
+            ranked = [passages[i] for i in ev.evidence.order] or passages  # most relevant first
+            context = ranked[: self.stages.settings.max_passages]
             parts: list[str] = []
             try:
                 deltas = self.stages.llm.stream_answer(response.standalone_question, context)
@@ -429,6 +426,27 @@ def stream_sync(workflow: Workflow, start: StartEvent) -> Iterator[Any]:
                 return
     finally:
         abandoned.set()
+
+
+def planned_search(retriever: Any, analysis: QuestionAnalysis, base: SearchFilter, limit: int,
+                   tool_calls: list[str] | None = None) -> tuple[list[Passage], RetrievalResult]:
+    """The deterministic search plan (no LLM driving the tools): the national rule, plus the territories'
+    practice and the GEVA when relevant; the merged passages and the primary search's result."""
+    query = analysis.standalone
+    calls = tool_calls if tool_calls is not None else []
+    national_filter = replace(base, territories=("national",), include_national=False) if not base.territories else base
+    primary = retriever.run(query, national_filter if not analysis.territories else replace(base, territories=tuple(analysis.territories)))
+    calls.append(f"rechercher_textes_nationaux({query!r})" if not analysis.territories
+                 else f"rechercher_pratiques({query!r}, {analysis.territories})")
+    lists = [primary.passages]
+    if analysis.search_geva:
+        geva = retriever.run(query, replace(base, doc_types=("guide_geva",)), top_k=4)
+        calls.append(f"rechercher_geva({query!r})")
+        lists.append(geva.passages)
+    if analysis.territories:
+        national = retriever.run(query, replace(base, territories=("national",), include_national=False), top_k=3)
+        lists.append(national.passages)
+    return _merge(lists, limit), primary
 
 
 def _safe(fn, default, warnings: list[str]):

@@ -78,13 +78,13 @@ def test_answer_bench_extractive_on_a_tiny_corpus(tmp_path: Path):
     from bench.answer import run
 
     corpus = build_corpus(tmp_path / "corpus")
-    data = run(Settings(), limit=3, gen_limit=0, sp_limit=0, corpus=corpus, out_dir=tmp_path / "out", index_root=tmp_path)
+    data = run(Settings(), limit=3, gen_limit=0, real_limit=0, corpus=corpus, out_dir=tmp_path / "out", index_root=tmp_path)
 
     extractive = data["demo"]["extractif"]
     assert extractive["questions"] == 3 and extractive["modes"] == {"extractif": 3}
     assert {"retrieve", "select", "total"} <= set(extractive["steps"])
     assert data["demo"]["generatif"]["status"] == "non mesuré"
-    assert "service_public" not in data
+    assert "real" not in data
     assert "Mode extractif" in (tmp_path / "out" / "answer.md").read_text(encoding="utf-8")
 
 
@@ -94,7 +94,7 @@ def test_answer_bench_generative_with_the_local_server(tmp_path: Path):
     from bench.answer import run
 
     corpus = build_corpus(tmp_path / "corpus")
-    data = run(Settings(), limit=1, gen_limit=1, sp_limit=0, corpus=corpus, out_dir=tmp_path / "out", index_root=tmp_path)
+    data = run(Settings(), limit=1, gen_limit=1, real_limit=0, corpus=corpus, out_dir=tmp_path / "out", index_root=tmp_path)
 
     generative = data["demo"]["generatif"]
     assert generative["backend"] == "llama.cpp" and generative["questions"] == 1

@@ -98,26 +98,32 @@ def test_injected_instructions_never_reach_the_prompt():
     assert "24 h sur 24" in block and "boîtier" in block
 
 
-def _evidence(similarity: float, coverage: float, sentences: int = 1):
+def _evidence(answerability: float, sentences: int = 1):
     from assistant.answering.extractive import Evidence, SelectedSentence
 
-    return Evidence(similarity, coverage, [SelectedSentence(0, "Une phrase.", 1.0, similarity)] * sentences)
+    return Evidence(answerability, [SelectedSentence(0, "Une phrase.", 0.9, 0.9)] * sentences)
 
 
-def test_evidence_judge_weighs_coverage_and_similarity():
+def test_evidence_judge_compares_the_answerability_with_its_thresholds():
     from assistant.answering.extractive import EvidenceJudge
 
-    judge = EvidenceJudge(min_similarity=0.83, min_strength=0.7, similarity_weight=8.0, doubtful_below=0.9)
-    # Low word overlap but a close paraphrase: answered.
-    assert judge.run(_evidence(0.93, 0.35)).sufficient
-    # Same overlap, a distant sentence: abstain.
-    assert not judge.run(_evidence(0.86, 0.35)).sufficient
-    # Full overlap but under the similarity floor: abstain.
-    assert not judge.run(_evidence(0.82, 1.0)).sufficient
-    # No sentence at all: abstain whatever the scores.
-    assert not judge.run(_evidence(0.95, 1.0, sentences=0)).sufficient
-    weak = judge.run(_evidence(0.86, 0.65))
-    assert weak.sufficient and weak.doubtful and weak.strength == pytest.approx(0.73)
-    assert not judge.run(_evidence(0.90, 0.9)).doubtful
+    judge = EvidenceJudge(answer_threshold=0.4, caution_threshold=0.7)
+    assert not judge.run(_evidence(0.39)).sufficient
+    doubtful = judge.run(_evidence(0.5))
+    assert doubtful.sufficient and doubtful.doubtful and doubtful.strength == pytest.approx(0.5)
+    assert judge.run(_evidence(0.7)).sufficient and not judge.run(_evidence(0.7)).doubtful
+    assert not judge.run(_evidence(0.99, sentences=0)).sufficient  # nothing to quote: abstain whatever the score
     with pytest.raises(ValueError):
-        EvidenceJudge(0.83, 0.7, 8.0, doubtful_below=0.5)
+        EvidenceJudge(answer_threshold=0.7, caution_threshold=0.5)
+
+
+def test_a_list_lead_in_is_quoted_with_its_items_or_not_at_all():
+    from assistant.answering.extractive import _answer_units
+
+    text = ("La procédure se déroule en 3 étapes :\n- le dépôt du dossier ;\n- la visite à domicile ;\n- la décision.\n"
+            "Le président statue dans les deux mois. Les pièces à fournir sont les suivantes :")
+    units = _answer_units(text)
+    assert units[0] == "La procédure se déroule en 3 étapes :\n- le dépôt du dossier ;\n- la visite à domicile ;\n- la décision."
+    assert "Le président statue dans les deux mois." in units
+    assert not any(u.endswith(":") for u in units)  # the dangling lead-in at the end announces nothing it holds
+    assert "- la visite à domicile ;" not in units  # items travel with their lead-in, not twice

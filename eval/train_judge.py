@@ -1,0 +1,497 @@
+"""``python -m eval.train_judge`` (``make train-judge``): fit the relevance and answerability models of
+``assistant/answering/judge.json`` on the development questions of the three corpora.
+
+1. **Collect**: every question of each available corpus goes through the product's own analysis, search
+   plan and feature code (``SentenceSelector.passage_pool`` / ``candidates``), twice for the real corpora:
+   as asked, and with its gold documents excluded from the search (``SearchFilter.exclude_doc_ids``), which
+   turns it into a realistic « the corpus does not say » case. Features are cached in
+   ``.cache/judge/<corpus>.pkl`` (``--recollect`` to redo).
+2. **Fit** three scikit-learn logistic regressions: passages (label: the passage belongs to a gold
+   document), answerability (label: a gold passage is among the retrieved ones), sentences (label: the
+   sentence states the reference answer: CASF ``answer_patterns``, the demo's reference answers).
+   Out-of-fold predictions come from cross-validation **grouped by question** (a question's two
+   variants stay together), so that the answerability and sentence models learn from passage
+   probabilities the passage model did not see in training.
+3. **Report** leave-one-corpus-out (fit on two corpora, test on the third) and choose the thresholds on the
+   out-of-fold answerability: the answer threshold is the lowest one whose answered questions reach the
+   precision target (``--precision``) on development data; the caution threshold the one reaching the
+   higher ``--caution-precision``. Results → ``bench/results/judge.{json,md}``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import pickle
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from assistant.answering.analysis import analyse
+from assistant.answering.extractive import PassagePool, SentenceCandidate, passage_pool
+from assistant.answering.relevance import (
+    JUDGE_FILE,
+    PASSAGE_FEATURES,
+    QUESTION_FEATURES,
+    SENTENCE_FEATURES,
+    LogisticModel,
+    answer_types,
+)
+from assistant.settings import PROJECT_ROOT, Settings, get_settings
+
+console = Console(stderr=True)
+CACHE_DIR = PROJECT_ROOT / ".cache" / "judge"
+RESULTS_DIR = PROJECT_ROOT / "bench" / "results"
+DATASETS_DIR = PROJECT_ROOT / "eval" / "datasets"
+SENTENCE_POOL = 5  # passages whose sentences are scored (the selector's max_passages)
+
+
+@dataclass
+class Sample:
+    """One question (or its gold-removed variant) with its features."""
+
+    corpus: str
+    qid: str
+    variant: str  # "tel_quel" or "sans_source"
+    gold: frozenset[str]
+    reference: str | None
+    patterns: list[str]
+    pool: PassagePool
+    candidates: list[SentenceCandidate]  # of every retrieved passage (training picks the top ones)
+    latency_s: float = 0.0
+
+    @property
+    def passage_labels(self) -> np.ndarray:
+        return np.asarray([p.doc_id in self.gold for p in self.pool.passages], dtype=int)
+
+    @property
+    def answerable(self) -> int:
+        return int(self.passage_labels.any())
+
+
+@dataclass
+class Corpus:
+    name: str
+    corpus: Path
+    questions: list[dict[str, Any]] = field(default_factory=list)
+
+
+# --- collection ----------------------------------------------------------------------------------------
+def corpora(settings: Settings) -> list[Corpus]:
+    """The demo set always; service-public and CASF when the shared data is there."""
+    from eval.dataset import load_dataset
+
+    found = []
+    demo = [q for q in load_dataset(DATASETS_DIR / "demo-questions.jsonl") if q.category != "comparaison"]
+    found.append(Corpus("demo", settings.resolve(settings.data.corpus_dir), [
+        {"qid": q.qid, "question": q.question, "history": q.history, "territories": q.territories,
+         "gold": q.gold_doc_ids, "reference": q.reference_answer if q.answerable else None, "patterns": [],
+         "remove_gold": False} for q in demo]))
+    data = settings.resolve(settings.data.shared_data_dir)
+    sp = data / "service-public"
+    if (sp / "fiches.jsonl").exists() and (sp / "questions-dev.jsonl").exists():
+        rows = [json.loads(line) for line in (sp / "questions-dev.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+        found.append(Corpus("service-public", sp / "fiches.jsonl", [
+            {"qid": r["qid"], "question": r["question"], "history": [], "territories": [], "gold": [r["gold_doc"]],
+             "reference": None, "patterns": [], "remove_gold": True} for r in rows]))
+    casf = data / "casf" / "articles.jsonl"
+    if casf.exists():
+        rows = [json.loads(line) for line in (DATASETS_DIR / "casf-questions.jsonl").read_text(encoding="utf-8").splitlines()
+                if line.strip()]
+        found.append(Corpus("casf", casf, [
+            {"qid": r["qid"], "question": r["question"], "history": [], "territories": [], "gold": r["gold_docs"],
+             "reference": r.get("reference_answer"), "patterns": r.get("answer_patterns", []), "remove_gold": True}
+            for r in rows]))
+    return found
+
+
+def collect(settings: Settings, corpus: Corpus, recollect: bool) -> list[Sample]:
+    cache = CACHE_DIR / f"{corpus.name}.pkl"
+    if cache.exists() and not recollect:
+        samples = pickle.loads(cache.read_bytes())
+        by_qid = {q["qid"]: q for q in corpus.questions}
+        for sample in samples:  # labels and feature code may have changed since the collection
+            q = by_qid.get(sample.qid)
+            if q is None:
+                continue
+            sample.reference, sample.patterns = q["reference"], q["patterns"]
+            standalone = analyse(q["question"], q["history"], [str(t) for t in q["territories"]] or None).standalone
+            profile = dataclasses.replace(sample.pool.profile, asked=answer_types(standalone))
+            sample.pool = passage_pool(profile, sample.pool.passages)
+        return samples
+    import time
+
+    from assistant.answering.extractive import SentenceSelector
+    from assistant.answering.term_stats import TermStatistics
+    from assistant.answering.workflow import planned_search
+    from assistant.components.vector_store import SearchFilter
+    from assistant.services import Services
+    from eval.index import ensure_indexed, eval_settings
+
+    services = Services(eval_settings(settings, corpus.corpus))
+    samples: list[Sample] = []
+    try:
+        with console.status(f"Indexation de {corpus.name}…"):
+            ensure_indexed(services, corpus.corpus)
+        retriever = services.retriever
+        selector = SentenceSelector(_MemoisedEmbedder(services.embedder), None, glossary=retriever.glossary,
+                                    idf_weights=TermStatistics(retriever.store).idf_weights)
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=console) as progress:
+            task = progress.add_task(f"Caractéristiques {corpus.name}", total=len(corpus.questions))
+            for q in corpus.questions:
+                territories = tuple(str(t) for t in q["territories"])
+                base = SearchFilter(territories=territories, groups=tuple(f"dep-{t}" for t in territories))
+                variants = [("tel_quel", base)]
+                if q["remove_gold"]:
+                    variants.append(("sans_source", SearchFilter(territories=territories, groups=base.groups,
+                                                                 exclude_doc_ids=tuple(q["gold"]))))
+                for variant, search_filter in variants:
+                    started = time.perf_counter()
+                    analysis = analyse(q["question"], q["history"], list(territories) or None)
+                    passages, _ = planned_search(retriever, analysis, search_filter, settings.answer.max_passages)
+                    pool = selector.passage_pool(analysis.standalone, passages)
+                    candidates = selector.candidates(analysis.standalone, pool, list(range(len(passages))))
+                    samples.append(Sample(corpus.name, q["qid"], variant, frozenset(q["gold"]) if variant == "tel_quel" else frozenset(),
+                                          q["reference"], q["patterns"], pool, candidates, time.perf_counter() - started))
+                progress.advance(task)
+    finally:
+        services.close()
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    cache.write_bytes(pickle.dumps(samples))
+    return samples
+
+
+class _MemoisedEmbedder:
+    """The product's embedder, remembering passage sentences: a question's two variants and neighbouring
+    questions share most of their passages."""
+
+    def __init__(self, inner: Any):
+        self.inner = inner
+        self.vectors: dict[str, np.ndarray] = {}
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        return self.inner.embed_queries(texts)
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        missing = [t for t in dict.fromkeys(texts) if t not in self.vectors]
+        if missing:
+            self.vectors.update(zip(missing, self.inner.embed_passages(missing)))
+        return np.stack([self.vectors[t] for t in texts]) if texts else self.inner.embed_passages([])
+
+
+# --- labels --------------------------------------------------------------------------------------------
+_WORD_RE = re.compile(r"\w+")
+
+
+def sentence_label(sample: Sample, candidate: SentenceCandidate) -> int | None:
+    """1 when the sentence (of a gold passage) states the reference answer, 0 otherwise; None when the
+    question has no reference (service-public: no labelled sentences)."""
+    if not sample.gold:
+        return 0 if (sample.patterns or sample.reference) else None
+    if sample.pool.passages[candidate.passage_index].doc_id not in sample.gold:
+        return 0 if (sample.patterns or sample.reference) else None
+    if sample.patterns:
+        from eval.metrics import states_answer
+
+        return int(states_answer(candidate.text, sample.patterns))
+    if sample.reference:
+        return int(_reference_overlap(candidate.text, sample.reference) >= 0.5)
+    return None
+
+
+def _reference_overlap(sentence: str, reference: str) -> float:
+    """Share of the sentence's content words that the reference answer also uses (demo labels)."""
+    from assistant.answering.sentences import content_terms, numbers
+
+    words = content_terms(sentence)
+    if not words:
+        return 0.0
+    shared = len(words & content_terms(reference)) / len(words)
+    if numbers(sentence) & numbers(reference):
+        shared += 0.25
+    return shared
+
+
+# --- fitting -------------------------------------------------------------------------------------------
+def fit_logistic(rows: np.ndarray, labels: np.ndarray, features: tuple[str, ...]) -> LogisticModel:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = StandardScaler().fit(rows)
+    scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
+    model = LogisticRegression(C=1.0, max_iter=2000, class_weight=None).fit((rows - scaler.mean_) / scale, labels)
+    return LogisticModel(features, scaler.mean_, scale, model.coef_[0], float(model.intercept_[0]))
+
+
+@dataclass
+class Stages:
+    passage: LogisticModel
+    answerability: LogisticModel
+    sentence: LogisticModel
+
+
+def passage_matrix(samples: list[Sample]) -> tuple[np.ndarray, np.ndarray]:
+    rows = [s.pool.rows for s in samples if len(s.pool.passages)]
+    labels = [s.passage_labels for s in samples if len(s.pool.passages)]
+    return np.vstack(rows), np.concatenate(labels)
+
+
+def top_candidates(sample: Sample, probabilities: np.ndarray) -> tuple[list[int], list[SentenceCandidate]]:
+    order = [int(i) for i in np.argsort(-probabilities, kind="stable")]
+    keep = set(order[:SENTENCE_POOL])
+    return order, [c for c in sample.candidates if c.passage_index in keep]
+
+
+def question_matrix(samples: list[Sample], passage_probs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    rows = []
+    for sample, probs in zip(samples, passage_probs):
+        _, candidates = top_candidates(sample, probs)
+        rows.append(sample.pool.question_row(probs, candidates))
+    return np.asarray(rows, dtype=float), np.asarray([s.answerable for s in samples])
+
+
+def sentence_matrix(samples: list[Sample], passage_probs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:
+    """Rows and labels of the labelled sentences; ``where`` = (sample index, candidate index)."""
+    rows, labels, where = [], [], []
+    for i, (sample, probs) in enumerate(zip(samples, passage_probs)):
+        order, candidates = top_candidates(sample, probs)
+        if not candidates:
+            continue
+        matrix = sample.pool.sentence_rows(candidates, probs, order)
+        for j, candidate in enumerate(candidates):
+            label = sentence_label(sample, candidate)
+            if label is not None:
+                rows.append(matrix[j])
+                labels.append(label)
+                where.append((i, j))
+    return np.asarray(rows, dtype=float).reshape(-1, len(SENTENCE_FEATURES)), np.asarray(labels, dtype=int), where
+
+
+def fit_stages(samples: list[Sample], folds: int = 5) -> tuple[Stages, list[np.ndarray]]:
+    """The three models on ``samples``; also the out-of-fold passage probabilities (grouped by question)."""
+    oof = out_of_fold_passage_probabilities(samples, folds)
+    passage = fit_logistic(*passage_matrix(samples), PASSAGE_FEATURES)
+    q_rows, q_labels = question_matrix(samples, oof)
+    answerability = fit_logistic(q_rows, q_labels, QUESTION_FEATURES)
+    s_rows, s_labels, _ = sentence_matrix(samples, oof)
+    sentence = fit_logistic(s_rows, s_labels, SENTENCE_FEATURES)
+    return Stages(passage, answerability, sentence), oof
+
+
+def out_of_fold_passage_probabilities(samples: list[Sample], folds: int) -> list[np.ndarray]:
+    from sklearn.model_selection import GroupKFold
+
+    groups = np.asarray([f"{s.corpus}:{s.qid}" for s in samples])
+    result: list[np.ndarray] = [np.zeros(len(s.pool.passages)) for s in samples]
+    for train, test in GroupKFold(n_splits=folds).split(np.zeros(len(samples)), groups=groups):
+        model = fit_logistic(*passage_matrix([samples[i] for i in train]), PASSAGE_FEATURES)
+        for i in test:
+            result[i] = model.probabilities(samples[i].pool.rows)
+    return result
+
+
+def predict(stages: Stages, samples: list[Sample], passage_probs: list[np.ndarray] | None = None) -> dict[str, Any]:
+    """Answerability per sample, chosen sentence label per sample (first sentence and any chosen)."""
+    probs = passage_probs or [stages.passage.probabilities(s.pool.rows) for s in samples]
+    q_rows, _ = question_matrix(samples, probs)
+    answerability = stages.answerability.probabilities(q_rows)
+    return {"passage": probs, "answerability": answerability}
+
+
+def out_of_fold_answerability(samples: list[Sample], folds: int) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
+    """Answerability and sentence probabilities for every sample from models that did not see its question."""
+    from sklearn.model_selection import GroupKFold
+
+    groups = np.asarray([f"{s.corpus}:{s.qid}" for s in samples])
+    answerability = np.zeros(len(samples))
+    passage_probs: list[np.ndarray] = [np.zeros(0)] * len(samples)
+    for train, test in GroupKFold(n_splits=folds).split(np.zeros(len(samples)), groups=groups):
+        stages, _ = fit_stages([samples[i] for i in train], folds=3)
+        test_samples = [samples[i] for i in test]
+        probs = [stages.passage.probabilities(s.pool.rows) for s in test_samples]
+        answerability[test] = predict(stages, test_samples, probs)["answerability"]
+        for k, i in enumerate(test):
+            passage_probs[i] = probs[k]
+    return answerability, passage_probs, groups
+
+
+# --- metrics -------------------------------------------------------------------------------------------
+def auc(scores: np.ndarray, labels: np.ndarray) -> float | None:
+    from sklearn.metrics import roc_auc_score
+
+    return round(float(roc_auc_score(labels, scores)), 3) if 0 < labels.sum() < len(labels) else None
+
+
+def answer_metrics(samples: list[Sample], answerability: np.ndarray, passage_probs: list[np.ndarray],
+                   threshold: float) -> dict[str, Any]:
+    """Per corpus and variant: abstention rate, gold passage ranked first among the re-ranked passages."""
+    out: dict[str, Any] = {}
+    for corpus in sorted({s.corpus for s in samples}):
+        for variant in ("tel_quel", "sans_source"):
+            idx = [i for i, s in enumerate(samples) if s.corpus == corpus and s.variant == variant]
+            if not idx:
+                continue
+            abstained = answerability[idx] < threshold
+            entry = {"questions": len(idx), "abstention": round(float(abstained.mean()), 3)}
+            if variant == "tel_quel":
+                top_gold = [bool(samples[i].passage_labels[int(np.argmax(passage_probs[i]))]) if len(passage_probs[i]) else False
+                            for i in idx]
+                first_gold = [bool(samples[i].passage_labels[0]) if len(samples[i].pool.passages) else False for i in idx]
+                entry["gold_first_reranked"] = round(float(np.mean(top_gold)), 3)
+                entry["gold_first_retrieved"] = round(float(np.mean(first_gold)), 3)
+                entry["gold_retrieved"] = round(float(np.mean([samples[i].answerable for i in idx])), 3)
+            out[f"{corpus}/{variant}"] = entry
+    return out
+
+
+def choose_threshold(answerability: np.ndarray, labels: np.ndarray, precision: float) -> float:
+    """The lowest threshold whose answered samples are right (answerable) at least ``precision`` of the time."""
+    for threshold in np.round(np.arange(0.02, 0.99, 0.01), 2):
+        answered = answerability >= threshold
+        if answered.sum() and labels[answered].mean() >= precision:
+            return float(threshold)
+    return 0.98
+
+
+def choose_sentence_threshold(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    """The sentence probability that maximises F1 of « this sentence states the answer »."""
+    best, best_f1 = 0.5, -1.0
+    for threshold in np.round(np.arange(0.05, 0.95, 0.01), 2):
+        chosen = probabilities >= threshold
+        tp = float((chosen & (labels == 1)).sum())
+        f1 = 2 * tp / (chosen.sum() + labels.sum()) if chosen.sum() + labels.sum() else 0.0
+        if f1 > best_f1:
+            best, best_f1 = float(threshold), f1
+    return best
+
+
+def leave_one_corpus_out(samples: list[Sample], precision: float) -> dict[str, Any]:
+    """Fit on the other corpora, test on this one, the threshold chosen on the training corpora only."""
+    report: dict[str, Any] = {}
+    names = sorted({s.corpus for s in samples})
+    if len(names) < 2:
+        return report
+    for held in names:
+        train = [s for s in samples if s.corpus != held]
+        test = [s for s in samples if s.corpus == held]
+        stages, train_oof = fit_stages(train)
+        train_q, train_labels = question_matrix(train, train_oof)
+        threshold = choose_threshold(stages.answerability.probabilities(train_q), train_labels, precision)
+        probs = [stages.passage.probabilities(s.pool.rows) for s in test]
+        answerability = predict(stages, test, probs)["answerability"]
+        labels = np.asarray([s.answerable for s in test])
+        s_rows, s_labels, _ = sentence_matrix(test, probs)
+        report[held] = {
+            "threshold_from_training_corpora": threshold,
+            "answerability_auc": auc(answerability, labels),
+            "passage_auc": auc(np.concatenate(probs), np.concatenate([s.passage_labels for s in test])),
+            "sentence_auc": auc(stages.sentence.probabilities(s_rows), s_labels) if len(s_rows) else None,
+            "answers": answer_metrics(test, answerability, probs, threshold),
+        }
+    return report
+
+
+# --- main ----------------------------------------------------------------------------------------------
+def main(
+    precision: float = typer.Option(0.90, help="Précision visée des questions répondues (seuil de réponse)."),
+    caution_precision: float = typer.Option(0.97, help="Précision au-delà de laquelle aucune mise en garde n'est affichée."),
+    recollect: bool = typer.Option(False, help="Recalculer les caractéristiques (sinon .cache/judge/)."),
+    only: Optional[list[str]] = typer.Option(None, "--corpus", help="Corpus à utiliser (demo, service-public, casf ; "
+                                             "défaut : tous ceux présents)."),
+    out: Path = typer.Option(JUDGE_FILE, help="Fichier du modèle écrit."),
+    results: Path = typer.Option(RESULTS_DIR, help="Dossier des résultats (judge.json, judge.md)."),
+) -> None:
+    """Entraîne les modèles de pertinence et de capacité à répondre (judge.json) et rapporte leur qualité."""
+    settings = get_settings()
+    samples: list[Sample] = []
+    for corpus in corpora(settings):
+        if only and corpus.name not in only:
+            continue
+        if not corpus.corpus.exists():
+            console.print(f"[yellow]Corpus « {corpus.name} » absent ({corpus.corpus}) : ignoré.[/yellow]")
+            continue
+        samples += collect(settings, corpus, recollect)
+    if not samples:
+        console.print("[red]Aucune donnée d'entraînement.[/red]")
+        raise typer.Exit(2)
+    with console.status("Ajustement (validation croisée groupée par question)…"):
+        answerability, passage_probs, _ = out_of_fold_answerability(samples, folds=5)
+        labels = np.asarray([s.answerable for s in samples])
+        answer_threshold = choose_threshold(answerability, labels, precision)
+        caution_threshold = max(answer_threshold, choose_threshold(answerability, labels, caution_precision))
+        stages, oof = fit_stages(samples)
+        s_rows, s_labels, _ = sentence_matrix(samples, oof)
+        sentence_threshold = choose_sentence_threshold(stages.sentence.probabilities(s_rows), s_labels)
+        loco = leave_one_corpus_out(samples, precision)
+    version = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d")
+    artifact = {
+        "version": version,
+        "trained_on": {name: sum(1 for s in samples if s.corpus == name) for name in sorted({s.corpus for s in samples})},
+        "thresholds": {"answer": answer_threshold, "caution": caution_threshold, "sentence": sentence_threshold,
+                       "answer_precision_target": precision, "caution_precision_target": caution_precision},
+        "passage": stages.passage.to_dict(), "answerability": stages.answerability.to_dict(),
+        "sentence": stages.sentence.to_dict(),
+    }
+    out.write_text(json.dumps(artifact, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    report = {
+        "version": version,
+        "samples": len(samples),
+        "thresholds": artifact["thresholds"],
+        "cross_validation": {
+            "answerability_auc": auc(answerability, labels),
+            "answers": answer_metrics(samples, answerability, passage_probs, answer_threshold),
+            "sentences_labelled": int(len(s_labels)), "sentences_positive": int(s_labels.sum()),
+        },
+        "leave_one_corpus_out": loco,
+        "collection_latency_p50_s": round(float(np.median([s.latency_s for s in samples])), 3),
+    }
+    write_report(report, results)
+    console.print(f"Modèle écrit : {out.relative_to(PROJECT_ROOT) if out.is_relative_to(PROJECT_ROOT) else out}")
+
+
+def write_report(report: dict[str, Any], results: Path) -> None:
+    results.mkdir(parents=True, exist_ok=True)
+    (results / "judge.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    t = report["thresholds"]
+    lines = [
+        "# Modèles de pertinence et de capacité à répondre (`make train-judge`)", "",
+        f"- Version {report['version']}, {report['samples']} exemples (questions, et pour service-public et le CASF "
+        "les mêmes questions sans leurs documents attendus).",
+        f"- Seuils choisis sur les prédictions hors échantillon : réponse {t['answer']} (précision visée "
+        f"{t['answer_precision_target']}), mise en garde sous {t['caution']} (précision {t['caution_precision_target']}), "
+        f"phrase {t['sentence']} (F1 maximal).", "",
+        "## Validation croisée groupée par question (5 plis)", "",
+        f"- AUC de la capacité à répondre : {report['cross_validation']['answerability_auc']}",
+        f"- Phrases étiquetées : {report['cross_validation']['sentences_labelled']} "
+        f"(dont {report['cross_validation']['sentences_positive']} portant la réponse attendue)", "",
+        "| corpus / variante | questions | abstention | document attendu 1er après reclassement | 1er à la recherche | retrouvé (8 passages) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for key, entry in report["cross_validation"]["answers"].items():
+        lines.append(f"| {key} | {entry['questions']} | {entry['abstention']} | {entry.get('gold_first_reranked', '—')} | "
+                     f"{entry.get('gold_first_retrieved', '—')} | {entry.get('gold_retrieved', '—')} |")
+    if report["leave_one_corpus_out"]:
+        lines += ["", "## Un corpus laissé de côté (ajusté sur les deux autres, seuil compris)", "",
+                  "| corpus testé | seuil | AUC réponse | AUC passages | AUC phrases | abstention (tel quel) | abstention (sans source) | attendu 1er |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for held, entry in report["leave_one_corpus_out"].items():
+            answers = entry["answers"]
+            as_is = answers.get(f"{held}/tel_quel", {})
+            removed = answers.get(f"{held}/sans_source", {})
+            lines.append(f"| {held} | {entry['threshold_from_training_corpora']} | {entry['answerability_auc']} | "
+                         f"{entry['passage_auc']} | {entry['sentence_auc']} | {as_is.get('abstention', '—')} | "
+                         f"{removed.get('abstention', '—')} | {as_is.get('gold_first_reranked', '—')} |")
+    (results / "judge.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    console.print(f"Résultats : {results / 'judge.md'}")
+
+
+if __name__ == "__main__":
+    typer.run(main)

@@ -118,12 +118,19 @@ def ingest(
     with _services(settings) as services:
         console.print(f"Index : [bold]{services.store.location}[/] — collection « {settings.qdrant.collection} »")
         with _progress() as on_batch:
-            report = services.ingestion_pipeline(on_batch=on_batch).run(paths, overrides, prune=prune)
+            pipeline = services.ingestion_pipeline(on_batch=on_batch)
+            pipeline.on_ocr_page = _ocr_progress
+            report = pipeline.run(paths, overrides, prune=prune)
         if report.chunks_written or report.pruned_documents:
             console.print("Optimisation de l'index (graphe de recherche)…")
             services.store.optimize()
     _print_ingest_report(report)
     raise typer.Exit(1 if report.failed else 0)
+
+
+def _ocr_progress(name: str, done: int, total: int) -> None:
+    """OCR is slow (seconds per page): one line per page read."""
+    console.print(f"OCR de {name} (document numérisé) : page {done}/{total} lue", highlight=False)
 
 
 @contextmanager
@@ -300,9 +307,11 @@ def _print_response(response) -> None:
             table.add_row(row.name, row.status, row.note, source)
         console.print(table)
     if response.citations:
+        from assistant.retrieval.retriever import OCR_NOTE
+
         console.print("\n[bold]Sources[/]")
         for c in response.citations:
-            page = f", p. {c.page}" if c.page else ""
+            page = f", p. {c.page}{OCR_NOTE if c.ocr else ''}" if c.page else ""
             console.print(f"[{c.marker}] {c.title}{' › ' + c.section_path if c.section_path else ''}{page} ({c.territory})")
     v = response.verification
     if v.checked:

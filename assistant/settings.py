@@ -84,9 +84,21 @@ class SparseSettings(BaseModel):
     avg_doc_tokens: float = Field(120.0, gt=0)
 
 
+class OcrSettings(BaseModel):
+    """OCR of PDF pages without a usable text layer (scanned documents), with Tesseract."""
+
+    enabled: bool = True
+    language: str = "fra"  # Tesseract model(s), e.g. "fra+eng"
+    dpi: int = Field(300, ge=72, le=600)  # page rendering resolution given to Tesseract
+    workers: int = Field(2, ge=1)  # pages read at once (one single-threaded Tesseract each)
+    min_chars: int = Field(20, ge=0)  # a page with an image and fewer extractable characters is OCRed
+    page_timeout_s: float = Field(300, ge=0)  # 0: no limit
+
+
 class IngestionSettings(BaseModel):
     max_file_mb: float = Field(50.0, gt=0)
     embed_batch_size: int = Field(32, ge=1)
+    ocr: OcrSettings = OcrSettings()
 
 
 class RetrievalSettings(BaseModel):

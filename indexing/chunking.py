@@ -56,7 +56,7 @@ def heading_of(line: str, markdown: bool = False) -> tuple[int, str] | None:
         inner = heading_of(label)
         # "### Article L. 232-1" is an article wherever it sits in the Markdown hierarchy.
         return (LEAF_LEVEL, inner[1]) if inner and inner[0] == LEAF_LEVEL else (len(match.group(1)), label)
-    if len(line) > 160:
+    if len(line) > 160 or " | " in line:  # a table row ("Volet 1 — Familial | Travailleur social") is no heading
         return None
     if _ARTICLE_RE.match(line) or _ANNEX_RE.match(line) or _QUESTION_RE.match(line):
         return LEAF_LEVEL, _clean_label(line)

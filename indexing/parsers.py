@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any
+from collections.abc import Callable
 
 from llama_index.core.schema import Document
 
@@ -29,8 +30,12 @@ class ParsedFile:
     warnings: list[str] = field(default_factory=list)
 
 
-def parse_file(path: Path, max_bytes: int) -> ParsedFile:
-    """Parse one file into documents (one per file, or one per record for JSONL)."""
+def parse_file(path: Path, max_bytes: int, ocr: Any = None,
+               on_ocr_page: Callable[[int, int], None] | None = None) -> ParsedFile:
+    """Parse one file into documents (one per file, or one per record for JSONL).
+
+    ``ocr`` (``OcrSettings``) turns on the OCR of scanned PDF pages; ``on_ocr_page(done, total)``
+    follows it page by page."""
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise ParseError(f"format non pris en charge ({suffix or 'sans extension'}) ; formats acceptés : "
@@ -53,7 +58,7 @@ def parse_file(path: Path, max_bytes: int) -> ParsedFile:
         case ".docx":
             docs = [_parse_docx(path)]
         case ".pdf":
-            docs = [_parse_pdf(path)]
+            return _parse_pdf(path, ocr, on_ocr_page)
         case ".jsonl":
             return _parse_jsonl(path)
     if not docs[0].text.strip():
@@ -78,10 +83,17 @@ def _markdown_title(text: str) -> str | None:
 
 
 def html_to_text(html: str) -> tuple[str | None, str]:
-    """HTML → (title, text with Markdown headings, bullet items and ``a | b`` table rows)."""
+    """HTML → (title, text with Markdown headings, bullet items and ``a | b`` table rows).
+
+    A site's page (navigation, banners, footer, cookie notice) is reduced to its main content
+    (``indexing.web``); a bare document is read whole."""
     from bs4 import BeautifulSoup
 
+    from indexing.web import has_site_chrome, main_content
+
     soup = BeautifulSoup(html, "html.parser")
+    if has_site_chrome(soup) and (content := main_content(html)) and content[1].strip():
+        return content
     for tag in soup(["script", "style", "nav", "noscript"]):
         tag.decompose()
     title = soup.title.get_text(" ", strip=True) if soup.title else None
@@ -157,47 +169,50 @@ def _heading_level(style: str) -> int:
     return int(match.group(1)) if match else 0
 
 
-def _parse_pdf(path: Path) -> Document:
+def _parse_pdf(path: Path, ocr: Any = None, on_ocr_page: Callable[[int, int], None] | None = None) -> ParsedFile:
+    """Pages separated by form feeds; pages read by OCR are listed in ``metadata["ocr_pages"]``."""
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
+
+    from indexing.pdf import read_pdf
 
     try:
         reader = PdfReader(str(path))
         if reader.is_encrypted and not reader.decrypt(""):
             raise ParseError("PDF protégé par un mot de passe")
-        pages = [page.extract_text() or "" for page in reader.pages]
+        meta_title = (reader.metadata.title if reader.metadata else None) or None
+        extracted = read_pdf(path, ocr, on_ocr_page)
     except ParseError:
         raise
     except (PdfReadError, ValueError, KeyError, OSError, TypeError) as exc:
         raise ParseError(f"PDF illisible ou corrompu ({exc.__class__.__name__})") from exc
-    except Exception as exc:
+    except Exception as exc:  # pdfminer's own errors (PDFSyntaxError, PdfminerException…)
         if "password" in str(exc).lower() or "decrypt" in str(exc).lower():
             raise ParseError("PDF protégé par un mot de passe") from exc
         raise ParseError(f"PDF illisible ou corrompu ({exc.__class__.__name__})") from exc
-    pages = [_unwrap_lines(page) for page in _strip_running_lines(pages)]
-    if not any(p.strip() for p in pages):
-        raise ParseError("PDF sans texte extractible (document scanné ? la reconnaissance de caractères n'est pas prise en charge)")
-    meta_title = (reader.metadata.title if reader.metadata else None) or None
-    return Document(text=PAGE_BREAK.join(pages), metadata={"title": meta_title or path.stem, "paged": True})
+    pages = [_unwrap_lines(page) for page in extracted.pages]
+    unread = sorted(set(extracted.scanned_pages) - set(extracted.ocr_pages))
+    warnings = list(extracted.warnings)
+    if unread:
+        why = (warnings[0] if warnings else "la reconnaissance de caractères (OCR) est désactivée "
+               "(réglage ingestion.ocr.enabled, variable AUTONOMIE_INGESTION__OCR__ENABLED)")
+        pages_text = _page_list(unread)
+        if not any(p.strip() for p in pages):
+            raise ParseError(f"PDF sans couche texte (document numérisé, {pages_text}) : {why}")
+        warnings.append(f"{pages_text} sans couche texte (numérisée(s)) non lue(s) : {why}")
+    elif not any(p.strip() for p in pages):
+        raise ParseError("PDF sans texte extractible")
+    if extracted.ocr_pages:
+        warnings.append(f"texte issu d'une numérisation (OCR) : {_page_list(extracted.ocr_pages)}")
+    metadata: dict[str, Any] = {"title": meta_title or path.stem, "paged": True}
+    if extracted.ocr_pages:
+        metadata["ocr_pages"] = extracted.ocr_pages
+    return ParsedFile([Document(text=PAGE_BREAK.join(pages), metadata=metadata)], warnings)
 
 
-_PAGE_NUMBER_RE = re.compile(r"^(page\s*)?\d{1,4}(\s*(/|sur)\s*\d{1,4})?$", re.IGNORECASE)
-
-
-def _strip_running_lines(pages: list[str]) -> list[str]:
-    """Drop page numbers and running headers/footers (lines repeated on most pages)."""
-    counts: dict[str, int] = {}
-    for page in pages:
-        for line in {line.strip() for line in page.splitlines() if line.strip()}:
-            counts[line] = counts.get(line, 0) + 1
-    running = {line for line, n in counts.items() if len(pages) >= 3 and n >= 0.6 * len(pages)}
-    return [
-        "\n".join(
-            line for line in page.splitlines()
-            if line.strip() not in running and not _PAGE_NUMBER_RE.match(line.strip())
-        )
-        for page in pages
-    ]
+def _page_list(pages: list[int]) -> str:
+    shown = ", ".join(str(p) for p in pages[:12]) + (" …" if len(pages) > 12 else "")
+    return f"page{'s' if len(pages) > 1 else ''} {shown}"
 
 
 _CONTINUATION_RE = re.compile(r"^[a-zà-ÿœ0-9(«»,;:%€)]")

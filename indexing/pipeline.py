@@ -105,6 +105,7 @@ class IngestionPipeline:
             max_chars=settings.chunking.max_chars, overlap_chars=settings.chunking.overlap_chars
         )
         self.on_batch = on_batch  # called with (chunks written so far in this file, chunks to write)
+        self.on_ocr_page: Callable[[str, int, int], None] | None = None  # (file, pages read by OCR, pages to read)
 
     def run(self, paths: list[Path], overrides: dict[str, Any] | None = None, prune: bool = False) -> IngestReport:
         report = IngestReport()
@@ -129,7 +130,8 @@ class IngestionPipeline:
                      seen_docs: dict[str, str], file_report: FileReport, report: IngestReport) -> None:
         started = time.perf_counter()
         max_bytes = int(self.settings.ingestion.max_file_mb * 1_000_000)
-        parsed = parse_file(task.path, max_bytes)
+        on_ocr = (lambda done, total: self.on_ocr_page(task.path.name, done, total)) if self.on_ocr_page else None
+        parsed = parse_file(task.path, max_bytes, self.settings.ingestion.ocr, on_ocr)
         file_report.warnings.extend(parsed.warnings)
         source = _display(task.path)
         pending: list[PendingChunk] = []
@@ -141,7 +143,8 @@ class IngestionPipeline:
                 file_report.warnings.append(f"identifiant « {doc_id} » déjà ingéré depuis {seen_docs[doc_id]} : ignoré")
                 continue
             seen_docs[doc_id] = source
-            record_fields = {k: v for k, v in document.metadata.items() if k not in ("record_id", "title", "paged")}
+            ocr_pages = set(document.metadata.get("ocr_pages") or ())
+            record_fields = {k: v for k, v in document.metadata.items() if k not in ("record_id", "title", "paged", "ocr_pages")}
             metadata = build_metadata(
                 doc_id=doc_id,
                 title=str(document.metadata.get("title") or doc_id),
@@ -167,6 +170,8 @@ class IngestionPipeline:
                     "chunk_index": node.metadata["chunk_index"],
                     "content_hash": _sha(node.text),
                 }
+                if node.metadata["page"] in ocr_pages:
+                    payload["ocr"] = True  # « texte issu d'une numérisation » in the citation
                 # Same document, position, text and metadata → same id: unchanged chunks are never rewritten.
                 pid = point_id(doc_id, str(payload["chunk_index"]), _sha(embed_text), metadata_hash)
                 chunks.append(PendingChunk(pid, embed_text, payload))

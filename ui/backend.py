@@ -87,6 +87,7 @@ class IngestJob:
     files_done: int = 0
     written: int = 0
     to_write: int = 0
+    ocr: str = ""  # OCR progress of a scanned PDF (« page 3/12 »)
     report: dict[str, Any] | None = None
     error: str | None = None
     started_at: float = field(default_factory=time.time)
@@ -273,8 +274,9 @@ class Backend:
         files: list[dict[str, Any]] = []
         try:
             pipeline = self.services.ingestion_pipeline(on_batch=on_batch)
+            pipeline.on_ocr_page = lambda name, done, total: setattr(job, "ocr", f"page {done}/{total}")
             for path in paths:
-                job.current_file, job.written, job.to_write = path.name, 0, 0
+                job.current_file, job.written, job.to_write, job.ocr = path.name, 0, 0, ""
                 report = pipeline.run([path], overrides)
                 files.extend(dataclasses.asdict(f) | {"path": path.name} for f in report.files)
                 job.files_done += 1

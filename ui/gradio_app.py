@@ -266,7 +266,8 @@ def _documents(backend: Backend, user: User) -> tuple[list[list[Any]], list[tupl
 def _progress_html(job) -> str:
     state = {"en_attente": "En attente d'un autre téléversement…", "en_cours": "Indexation en cours"}.get(job.state, job.state)
     detail = (f" — fichier {job.files_done + 1}/{len(job.files)} « {escape(job.current_file)} » : "
-              f"{job.written}/{job.to_write or '?'} passages écrits") if job.state == "en_cours" else ""
+              + (f"reconnaissance de caractères (OCR), {job.ocr} lue ; " if job.ocr else "")
+              + f"{job.written}/{job.to_write or '?'} passages écrits") if job.state == "en_cours" else ""
     done = job.files_done / max(len(job.files), 1)
     return (f'<p role="status">{state}{detail}</p>'
             f'<progress max="1" value="{done:.2f}" aria-label="Avancement de l\'indexation"></progress>')

@@ -10,6 +10,7 @@ from typing import Any
 
 from assistant.answering.schema import AssistantResponse, Citation, Comparison
 from assistant.answering.territories import name_of
+from assistant.retrieval.retriever import OCR_NOTE
 from ui.backend import DOC_TYPE_LABELS
 
 MARKER_RE = re.compile(r"\[(\d{1,3})\]")
@@ -36,7 +37,7 @@ def location(c: Citation | dict[str, Any]) -> str:
     if get("article") and f"rticle {get('article')}" not in " ".join(parts):
         parts.append(f"article {get('article')}")
     where = " › ".join(str(p) for p in parts)
-    return f"{where}, p. {get('page')}" if get("page") else where
+    return f"{where}, p. {get('page')}{OCR_NOTE if get('ocr') else ''}" if get("page") else where
 
 
 def link_markers(escaped_text: str, key: str, markers: set[int]) -> str:
@@ -146,7 +147,7 @@ def source_panel(citation: Citation) -> str:
         ("Type", DOC_TYPE_LABELS.get(citation.doc_type, citation.doc_type)),
         ("Section", citation.section_path),
         ("Article", citation.article),
-        ("Page", citation.page),
+        ("Page", f"{citation.page}{OCR_NOTE}" if citation.page and citation.ocr else citation.page),
         ("Territoire", territory_label(citation.territory)),
         ("Date", citation.date),
         ("Fichier", citation.source_file),

@@ -26,6 +26,7 @@ class Citation(BaseModel):
     section_path: str = ""
     article: str | None = None
     page: int | None = None
+    ocr: bool = Field(False, description="The passage was read by OCR from a scanned page.")
     passage: str
     quote: str | None = Field(None, description="The exact words of the passage the sentence relies on.")
     source_file: str = ""

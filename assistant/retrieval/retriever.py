@@ -19,6 +19,8 @@ RetrievalMode = Literal["hybrid", "dense", "sparse"]
 class QueryError(ValueError):
     """A query that cannot be searched (French message for the user)."""
 
+OCR_NOTE = " (texte issu d'une numérisation)"  # after the page of a passage read by OCR
+
 
 class Passage(BaseModel):
     """A retrieved chunk with everything its citation needs."""
@@ -39,6 +41,7 @@ class Passage(BaseModel):
     validity: str = "en_vigueur"
     chunk_index: int = 0
     similarity: float | None = None  # cosine of the passage's dense vector with the query's (None: not known)
+    ocr: bool = False  # text read by OCR from a scanned page
 
     @classmethod
     def from_point(cls, point: ScoredPoint) -> "Passage":
@@ -48,14 +51,14 @@ class Passage(BaseModel):
             doc_type=p.get("doc_type", ""), territory=p.get("territory", ""), section_path=p.get("section_path", ""),
             article=p.get("article"), page=p.get("page"), text=p.get("text", ""), source_file=p.get("source_file", ""),
             source_url=p.get("source_url"), date=p.get("date"), validity=p.get("validity", "en_vigueur"),
-            chunk_index=p.get("chunk_index", 0),
+            chunk_index=p.get("chunk_index", 0), ocr=bool(p.get("ocr")),
         )
 
     def location(self) -> str:
         """Human citation: « Titre › section › article, p. 3 »."""
         parts = [self.title] + ([self.section_path] if self.section_path else [])
         where = " › ".join(parts)
-        return f"{where}, p. {self.page}" if self.page else where
+        return f"{where}, p. {self.page}{OCR_NOTE if self.ocr else ''}" if self.page else where
 
 
 @dataclass

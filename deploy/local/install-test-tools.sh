@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite drives: Chromium (and fonts for the UI's emoji) for the
 # browser tests (tests/ui/test_browser.py), shellcheck for the deployment scripts
-# (tests/deploy/test_gpu_check.py). Idempotent: installs only what is missing.
+# (tests/deploy/test_gpu_check.py), Tesseract with its French model for the OCR of scanned PDFs
+# (indexing/ocr.py, also needed in production to read scanned documents), LibreOffice Writer and the
+# French hyphenation patterns for the office-made PDFs of the real-world test set (bench/renderings.py).
+# Idempotent: installs only what is missing.
 # Playwright drives this system browser; it never downloads a browser build of its own.
 set -euo pipefail
 
-PACKAGES=(chromium fonts-dejavu-core fonts-noto-color-emoji shellcheck)
+PACKAGES=(chromium fonts-dejavu-core fonts-noto-color-emoji shellcheck tesseract-ocr tesseract-ocr-fra
+          libreoffice-writer-nogui hyphen-fr)
 missing=()
 for package in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
 done
 if [ ${#missing[@]} -eq 0 ]; then
-    echo "Outils de test déjà installés : $(command -v chromium), $(command -v shellcheck)"
+    echo "Outils de test déjà installés : $(command -v chromium), $(command -v shellcheck), $(command -v tesseract), $(command -v soffice)"
     exit 0
 fi
 if ! command -v apt-get >/dev/null 2>&1; then

@@ -63,3 +63,14 @@ def test_openai_closing_text():
     trimmed = done.model_copy(deep=True)
     trimmed.verification.removed = ["Phrase inventée."]
     assert "retirées" in closing_text("Deux mois [1]. Phrase inventée.", trimmed)
+
+
+def test_citation_of_a_scanned_page_says_it_was_read_by_ocr():
+    from assistant.answering.schema import Citation
+    from ui.render import location, source_panel
+
+    citation = Citation(marker=1, doc_id="d", title="Circulaire", doc_type="circulaire", territory="59",
+                        page=2, ocr=True, passage="Texte lu.")
+    assert location(citation) == "Circulaire, p. 2 (texte issu d'une numérisation)"
+    assert "2 (texte issu d&#x27;une numérisation)" in source_panel(citation)
+    assert location(citation.model_copy(update={"ocr": False})) == "Circulaire, p. 2"

@@ -174,3 +174,20 @@ def test_kill_9_mid_ingestion_then_rerun_equals_clean_run(tmp_path, embedder):
     crashed_store.close()
     assert len(resumed_points) == len(many)
     assert resumed_points == clean
+
+
+def test_scanned_pdf_with_ocr_turned_off_is_reported(tmp_path):
+    from assistant.settings import OcrSettings
+    from bench.renderings import scan_pdf
+
+    settings = make_settings(tmp_path, ingestion={"ocr": OcrSettings(enabled=False)})
+    scanned = tmp_path / "arrete-numerise.pdf"
+    scanned.write_bytes(scan_pdf(write_pdf(tmp_path / "texte.pdf", ["Arrete du president"]).read_bytes(), seed="p", dpi=100))
+    store = build_store(settings.qdrant, tmp_path)
+    try:
+        report = IngestionPipeline(settings, None, store).run([scanned])
+    finally:
+        store.close()
+    assert report.failed[0].error == (
+        "PDF sans couche texte (document numérisé, page 1) : la reconnaissance de caractères (OCR) est désactivée "
+        "(réglage ingestion.ocr.enabled, variable AUTONOMIE_INGESTION__OCR__ENABLED)")

@@ -6,8 +6,9 @@ pages), the other demo files unchanged, next to the two references: ``source`` (
 themselves, the clean-source index) and ``demo`` (the committed corpus files). For each index:
 
 - passages recovered: share of the clean-source passages of the rendered documents whose text is found
-  in the rendering's passages of the same document (rapidfuzz ``partial_ratio`` over the document's
-  passages in order, whitespace and table/list marks normalised) at a similarity ≥ 0.9;
+  in the rendering's passages of the same document (rapidfuzz ``partial_ratio`` against the document's
+  passages in order, chunk overlaps removed, whitespace and table/list marks normalised) at a
+  similarity ≥ 0.9;
 - furniture lines: lines of passages that are a header, footer, page number, menu, cookie banner or
   site footer line that the renderer put there (``furniture.json``; target 0);
 - the demo eval's retrieval metrics (``eval/metrics.py``: recall@10, section_hit@10, with the eval's
@@ -63,6 +64,20 @@ def passages_by_doc(store: Any) -> dict[str, list[dict[str, Any]]]:
     return {doc: sorted(items, key=lambda p: p.get("chunk_index", 0)) for doc, items in docs.items()}
 
 
+def document_text(passages: list[dict[str, Any]]) -> str:
+    """A document's passages in order, normalised, each without the overlap it repeats from the previous
+    one (the chunker's fallback overlap would otherwise read as duplicated text)."""
+    text = ""
+    for passage in passages:
+        piece = normalise(passage["text"])
+        for size in range(min(len(text), len(piece), 400), 19, -1):
+            if text.endswith(piece[:size]):
+                piece = piece[size:].lstrip()
+                break
+        text = f"{text} {piece}".strip()
+    return text
+
+
 def recovered(reference: dict[str, list[dict[str, Any]]], candidate: dict[str, list[dict[str, Any]]],
               doc_ids: list[str]) -> dict[str, Any]:
     """Share of the reference passages of ``doc_ids`` found (similarity ≥ 0.9) in the candidate's passages."""
@@ -71,7 +86,7 @@ def recovered(reference: dict[str, list[dict[str, Any]]], candidate: dict[str, l
     found = total = 0
     per_doc: dict[str, float] = {}
     for doc in doc_ids:
-        target = normalise(" ".join(p["text"] for p in candidate.get(doc, [])))
+        target = document_text(candidate.get(doc, []))
         hits = 0
         for passage in reference.get(doc, []):
             text = normalise(passage["text"])

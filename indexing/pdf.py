@@ -226,9 +226,11 @@ def strip_furniture(pages: list[list[Line]]) -> list[list[Line]]:
     A line is furniture when it is a page number, when it is repeated verbatim on at least 60 % of the
     pages (three pages or more), or when it sits in the top or bottom band of its page and a line alike
     (same words, numbers aside; near-identical for OCR text) sits in that band on at least half of the
-    pages (two pages or more).
+    pages (two pages or more) — unless it is a heading (« Article 12 » opening each page is content).
     """
     from rapidfuzz import fuzz
+
+    from indexing.chunking import heading_of
 
     total = len(pages)
     exact: Counter[str] = Counter()
@@ -254,7 +256,7 @@ def strip_furniture(pages: list[list[Line]]) -> list[list[Line]]:
             text = line.text.strip()
             if not text or PAGE_NUMBER_RE.match(text) or text in verbatim:
                 continue
-            if _in_band(line) and (key := _furniture_key(text)) and (
+            if _in_band(line) and (key := _furniture_key(text)) and heading_of(text) is None and (
                     key in running or any(fuzz.ratio(key, r) >= 85 for r in running)):
                 continue
             kept.append(line)

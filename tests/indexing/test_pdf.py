@@ -29,6 +29,11 @@ def test_running_headers_footers_and_page_numbers_are_dropped():
     assert kept[2] == ["Article 3 — Objet", "Annexe au règlement"]
 
 
+def test_headings_opening_each_page_are_not_furniture():
+    pages = [[Line(f"Article {n}", 0.05, 0.07), Line(f"Texte {n}.", 0.2, 0.22), Line(f"- {n} -", 0.95, 0.97)] for n in range(1, 5)]
+    assert [[line.text for line in page] for page in strip_furniture(pages)] == [[f"Article {n}", f"Texte {n}."] for n in range(1, 5)]
+
+
 def test_running_lines_read_by_ocr_are_matched_despite_small_errors():
     headers = ["Département du Nord — RDAS", "Departement du Nord — RDAS", "Département du Nord - RDAS.", "Département du Nord — RDAS"]
     pages = [[Line(h, 0.02, 0.04), Line(f"Corps de la page {i}", 0.5, 0.52)] for i, h in enumerate(headers)]

@@ -27,6 +27,11 @@ ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
 
 RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin autonomie
 
+# Tesseract and its French model: OCR of scanned PDF pages at ingestion (indexing/ocr.py).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends tesseract-ocr tesseract-ocr-fra \
+ && rm -rf /var/lib/apt/lists/*
+
 # Same order as `make install`: torch first (its CPU build: no CUDA libraries in this image), then the
 # project itself, which finds torch==2.13.0 already satisfied.
 RUN pip install --upgrade pip \

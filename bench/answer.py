@@ -4,8 +4,8 @@
    ``AssistantResponse.timings``), p50/p95, on the demo corpus for 50 questions
    (``eval/datasets/demo-questions.jsonl`` when present, else the CASF questions): extractive mode, then
    generative mode through the local LLM server (``start_local_server``) when llama.cpp is installed.
-2. On the real corpora (service-public's 425 development questions, the 147 CASF questions; indexes
-   ``.cache/bench/<name>``, shared with the retrieval bench): the share of answers that cite the gold
+2. On the real corpora (service-public's 425 development questions, the 147 CASF questions; the
+   evaluation's indexes, ``eval.qdrant_path``): the share of answers that cite the gold
    document, the abstention rate, the short answer stated (CASF ``answer_patterns``), and the abstention
    rate when the gold documents are excluded from the search (the corpus no longer answers).
 
@@ -140,16 +140,23 @@ def real_datasets(settings: Settings) -> list[tuple[str, Path, list[dict[str, An
 
 
 def bench_real(settings: Settings, embedder: Any, name: str, corpus: Path, questions: list[dict[str, Any]],
-               limit: int | None, index_dir: Path) -> dict[str, Any]:
+               limit: int | None) -> dict[str, Any]:
     """Extractive answers on a real corpus: as asked (gold document cited, abstention, short answer stated),
     then with the gold documents excluded from the search (the assistant should abstain)."""
     from assistant.components.vector_store import SearchFilter
     from eval.metrics import states_answer
 
+    from eval.index import collection_name, ensure_indexed, eval_settings
+
     questions = questions[:limit] if limit else questions
-    real_settings, index, store = prepare_index(settings, embedder, corpus, index_dir, name)
+    real_settings = eval_settings(settings, corpus)  # the evaluation's index of this corpus (make eval, make train-judge)
+    services = services_for(real_settings, embedder)
+    store = services.store
     try:
-        assistant = services_for(real_settings, embedder, store).assistant
+        print(f"[{name}] index {collection_name(corpus)}…", flush=True)
+        report = ensure_indexed(services, corpus)
+        index = {"chunks": store.count(), "written": report.chunks_written, "collection": collection_name(corpus)}
+        assistant = services.assistant
         print(f"[{name}] mode extractif ({len(questions)} questions, puis sans leurs documents attendus)…", flush=True)
         ask_all(assistant, [q["question"] for q in questions[:2]], "extractif")  # warm-up
         as_is = [assistant.ask(q["question"], mode="extractif") for q in questions]
@@ -234,7 +241,7 @@ def run(settings: Settings, limit: int, gen_limit: int, real_limit: int | None, 
     if questions and available(corpus, "corpus de démonstration"):
         data["demo"] = bench_demo(settings, embedder, corpus, questions, gen_limit, index_root / "demo")
     if real_limit != 0:
-        data["real"] = {name: bench_real(settings, embedder, name, path, rows, real_limit, index_root / name)
+        data["real"] = {name: bench_real(settings, embedder, name, path, rows, real_limit)
                         for name, path, rows in real_datasets(settings)}
     data["machine"]["load_average_at_end"] = load_average()
     write_results("answer", data, markdown(data), out_dir)

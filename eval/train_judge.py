@@ -13,9 +13,12 @@
    variants stay together), so that the answerability and sentence models learn from passage
    probabilities the passage model did not see in training.
 3. **Report** leave-one-corpus-out (fit on two corpora, test on the third) and choose the thresholds on the
-   out-of-fold answerability: the answer threshold is the lowest one whose answered questions reach the
-   precision target (``--precision``) on development data; the caution threshold the one reaching the
-   higher ``--caution-precision``. Results → ``bench/results/judge.{json,md}``.
+   out-of-fold answerability: the answer threshold is the highest one that refuses at most ``--max-refusal``
+   of the questions the corpus answers (a professional told « the corpus does not say » when the text is
+   there stops using the tool); the caution threshold the lowest one whose answers reach
+   ``--caution-precision`` (under it, the answer carries a caution); the sentence threshold the one whose
+   simulated extractive answers best combine gold cited, citation precision and stated short answers.
+   Results → ``bench/results/judge.{json,md}``.
 """
 
 from __future__ import annotations
@@ -235,7 +238,7 @@ def fit_logistic(rows: np.ndarray, labels: np.ndarray, features: tuple[str, ...]
 class Stages:
     passage: LogisticModel
     answerability: LogisticModel
-    sentence: LogisticModel
+    sentence: LogisticModel | None  # None when the samples have no labelled sentences (service-public alone)
 
 
 def passage_matrix(samples: list[Sample]) -> tuple[np.ndarray, np.ndarray]:
@@ -282,7 +285,7 @@ def fit_stages(samples: list[Sample], folds: int = 5) -> tuple[Stages, list[np.n
     q_rows, q_labels = question_matrix(samples, oof)
     answerability = fit_logistic(q_rows, q_labels, QUESTION_FEATURES)
     s_rows, s_labels, _ = sentence_matrix(samples, oof)
-    sentence = fit_logistic(s_rows, s_labels, SENTENCE_FEATURES)
+    sentence = fit_logistic(s_rows, s_labels, SENTENCE_FEATURES) if 0 < s_labels.sum() < len(s_labels) else None
     return Stages(passage, answerability, sentence), oof
 
 
@@ -306,21 +309,79 @@ def predict(stages: Stages, samples: list[Sample], passage_probs: list[np.ndarra
     return {"passage": probs, "answerability": answerability}
 
 
-def out_of_fold_answerability(samples: list[Sample], folds: int) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
-    """Answerability and sentence probabilities for every sample from models that did not see its question."""
+@dataclass
+class OutOfFold:
+    """Every sample's predictions from models fitted without its question."""
+
+    answerability: np.ndarray
+    passage: list[np.ndarray]
+    candidates: list[list[SentenceCandidate]]  # the scored sentences (of the top re-ranked passages)
+    sentence: list[np.ndarray]
+
+
+def out_of_fold(samples: list[Sample], folds: int) -> OutOfFold:
     from sklearn.model_selection import GroupKFold
 
     groups = np.asarray([f"{s.corpus}:{s.qid}" for s in samples])
-    answerability = np.zeros(len(samples))
-    passage_probs: list[np.ndarray] = [np.zeros(0)] * len(samples)
+    result = OutOfFold(np.zeros(len(samples)), [np.zeros(0)] * len(samples), [[] for _ in samples],
+                       [np.zeros(0)] * len(samples))
     for train, test in GroupKFold(n_splits=folds).split(np.zeros(len(samples)), groups=groups):
         stages, _ = fit_stages([samples[i] for i in train], folds=3)
         test_samples = [samples[i] for i in test]
         probs = [stages.passage.probabilities(s.pool.rows) for s in test_samples]
-        answerability[test] = predict(stages, test_samples, probs)["answerability"]
+        result.answerability[test] = predict(stages, test_samples, probs)["answerability"]
         for k, i in enumerate(test):
-            passage_probs[i] = probs[k]
-    return answerability, passage_probs, groups
+            result.passage[i] = probs[k]
+            order, candidates = top_candidates(samples[i], probs[k])
+            result.candidates[i] = candidates
+            result.sentence[i] = (stages.sentence.probabilities(samples[i].pool.sentence_rows(candidates, probs[k], order))
+                                  if candidates and stages.sentence else np.zeros(len(candidates)))
+    return result
+
+
+def simulate_answers(samples: list[Sample], oof: OutOfFold, answer_threshold: float, sentence_threshold: float,
+                     max_sentences: int = 4) -> dict[str, Any]:
+    """The extractive answer each question as asked would get (the product's own sentence choice): gold
+    document cited, precision of the cited passages, short answer stated (questions with patterns)."""
+    from assistant.answering.extractive import choose_sentences
+    from eval.metrics import states_answer
+
+    out: dict[str, Any] = {}
+    for corpus in sorted({s.corpus for s in samples}):
+        cited_gold, precision, correct = [], [], []
+        for i, sample in enumerate(samples):
+            if sample.corpus != corpus or sample.variant != "tel_quel" or not sample.gold:
+                continue
+            answered = oof.answerability[i] >= answer_threshold
+            lead = int(np.argmax(oof.passage[i])) if len(oof.passage[i]) else None
+            chosen = (choose_sentences(oof.candidates[i], oof.sentence[i], max_sentences, sentence_threshold, lead)
+                      if answered else [])
+            docs = [sample.pool.passages[index].doc_id for index in dict.fromkeys(c.passage_index for c in chosen)]
+            cited_gold.append(float(bool(set(docs) & sample.gold)))
+            if docs:
+                precision.append(sum(d in sample.gold for d in docs) / len(docs))
+            if sample.patterns:
+                correct.append(float(bool(chosen) and states_answer("\n".join(c.text for c in chosen), sample.patterns)))
+        out[corpus] = {"gold_cited": _mean(cited_gold), "citation_precision": _mean(precision),
+                       "short_answer_correct": _mean(correct)}
+    return out
+
+
+def choose_sentence_threshold_by_answers(samples: list[Sample], oof: OutOfFold, answer_threshold: float) -> tuple[float, list]:
+    """The sentence threshold whose simulated answers best combine gold document cited, citation precision
+    and stated short answers (each a mean over the corpora that have it)."""
+    grid = []
+    for threshold in np.round(np.arange(0.05, 0.96, 0.05), 2):
+        sim = simulate_answers(samples, oof, answer_threshold, float(threshold))
+        objective = sum(_mean([v[name] for v in sim.values() if v[name] is not None]) or 0.0
+                        for name in ("gold_cited", "citation_precision", "short_answer_correct"))
+        grid.append((float(threshold), objective, sim))
+    best = max(grid, key=lambda row: row[1])
+    return best[0], grid
+
+
+def _mean(values: list[float]) -> float | None:
+    return round(float(np.mean(values)), 3) if values else None
 
 
 # --- metrics -------------------------------------------------------------------------------------------
@@ -352,6 +413,16 @@ def answer_metrics(samples: list[Sample], answerability: np.ndarray, passage_pro
     return out
 
 
+def choose_refusal_threshold(answerability: np.ndarray, labels: np.ndarray, max_refusal: float) -> float:
+    """The highest threshold that refuses at most ``max_refusal`` of the answerable samples."""
+    answerable = answerability[labels == 1]
+    best = 0.02
+    for threshold in np.round(np.arange(0.02, 0.99, 0.01), 2):
+        if answerable.size and (answerable < threshold).mean() <= max_refusal:
+            best = float(threshold)
+    return best
+
+
 def choose_threshold(answerability: np.ndarray, labels: np.ndarray, precision: float) -> float:
     """The lowest threshold whose answered samples are right (answerable) at least ``precision`` of the time."""
     for threshold in np.round(np.arange(0.02, 0.99, 0.01), 2):
@@ -361,19 +432,18 @@ def choose_threshold(answerability: np.ndarray, labels: np.ndarray, precision: f
     return 0.98
 
 
-def choose_sentence_threshold(probabilities: np.ndarray, labels: np.ndarray) -> float:
-    """The sentence probability that maximises F1 of « this sentence states the answer »."""
-    best, best_f1 = 0.5, -1.0
-    for threshold in np.round(np.arange(0.05, 0.95, 0.01), 2):
-        chosen = probabilities >= threshold
-        tp = float((chosen & (labels == 1)).sum())
-        f1 = 2 * tp / (chosen.sum() + labels.sum()) if chosen.sum() + labels.sum() else 0.0
-        if f1 > best_f1:
-            best, best_f1 = float(threshold), f1
-    return best
+def oof_sentence_auc(samples: list[Sample], oof: OutOfFold) -> float | None:
+    scores, labels = [], []
+    for i, sample in enumerate(samples):
+        for candidate, probability in zip(oof.candidates[i], oof.sentence[i]):
+            label = sentence_label(sample, candidate)
+            if label is not None:
+                scores.append(probability)
+                labels.append(label)
+    return auc(np.asarray(scores), np.asarray(labels)) if labels else None
 
 
-def leave_one_corpus_out(samples: list[Sample], precision: float) -> dict[str, Any]:
+def leave_one_corpus_out(samples: list[Sample], max_refusal: float) -> dict[str, Any]:
     """Fit on the other corpora, test on this one, the threshold chosen on the training corpora only."""
     report: dict[str, Any] = {}
     names = sorted({s.corpus for s in samples})
@@ -384,7 +454,7 @@ def leave_one_corpus_out(samples: list[Sample], precision: float) -> dict[str, A
         test = [s for s in samples if s.corpus == held]
         stages, train_oof = fit_stages(train)
         train_q, train_labels = question_matrix(train, train_oof)
-        threshold = choose_threshold(stages.answerability.probabilities(train_q), train_labels, precision)
+        threshold = choose_refusal_threshold(stages.answerability.probabilities(train_q), train_labels, max_refusal)
         probs = [stages.passage.probabilities(s.pool.rows) for s in test]
         answerability = predict(stages, test, probs)["answerability"]
         labels = np.asarray([s.answerable for s in test])
@@ -393,7 +463,7 @@ def leave_one_corpus_out(samples: list[Sample], precision: float) -> dict[str, A
             "threshold_from_training_corpora": threshold,
             "answerability_auc": auc(answerability, labels),
             "passage_auc": auc(np.concatenate(probs), np.concatenate([s.passage_labels for s in test])),
-            "sentence_auc": auc(stages.sentence.probabilities(s_rows), s_labels) if len(s_rows) else None,
+            "sentence_auc": auc(stages.sentence.probabilities(s_rows), s_labels) if len(s_rows) and stages.sentence else None,
             "answers": answer_metrics(test, answerability, probs, threshold),
         }
     return report
@@ -401,8 +471,10 @@ def leave_one_corpus_out(samples: list[Sample], precision: float) -> dict[str, A
 
 # --- main ----------------------------------------------------------------------------------------------
 def main(
-    precision: float = typer.Option(0.90, help="Précision visée des questions répondues (seuil de réponse)."),
-    caution_precision: float = typer.Option(0.97, help="Précision au-delà de laquelle aucune mise en garde n'est affichée."),
+    max_refusal: float = typer.Option(0.05, help="Part maximale des questions auxquelles le corpus répond que le seuil "
+                                      "de réponse peut refuser (données de développement)."),
+    caution_precision: float = typer.Option(0.90, help="Précision des réponses au-delà de laquelle aucune mise en garde "
+                                            "n'est affichée."),
     recollect: bool = typer.Option(False, help="Recalculer les caractéristiques (sinon .cache/judge/)."),
     only: Optional[list[str]] = typer.Option(None, "--corpus", help="Corpus à utiliser (demo, service-public, casf ; "
                                              "défaut : tous ceux présents)."),
@@ -423,20 +495,20 @@ def main(
         console.print("[red]Aucune donnée d'entraînement.[/red]")
         raise typer.Exit(2)
     with console.status("Ajustement (validation croisée groupée par question)…"):
-        answerability, passage_probs, _ = out_of_fold_answerability(samples, folds=5)
+        oof = out_of_fold(samples, folds=5)
         labels = np.asarray([s.answerable for s in samples])
-        answer_threshold = choose_threshold(answerability, labels, precision)
-        caution_threshold = max(answer_threshold, choose_threshold(answerability, labels, caution_precision))
-        stages, oof = fit_stages(samples)
-        s_rows, s_labels, _ = sentence_matrix(samples, oof)
-        sentence_threshold = choose_sentence_threshold(stages.sentence.probabilities(s_rows), s_labels)
-        loco = leave_one_corpus_out(samples, precision)
+        answer_threshold = choose_refusal_threshold(oof.answerability, labels, max_refusal)
+        caution_threshold = max(answer_threshold, choose_threshold(oof.answerability, labels, caution_precision))
+        sentence_threshold, grid = choose_sentence_threshold_by_answers(samples, oof, answer_threshold)
+        stages, passage_oof = fit_stages(samples)
+        s_rows, s_labels, _ = sentence_matrix(samples, passage_oof)
+        loco = leave_one_corpus_out(samples, max_refusal)
     version = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d")
     artifact = {
         "version": version,
         "trained_on": {name: sum(1 for s in samples if s.corpus == name) for name in sorted({s.corpus for s in samples})},
         "thresholds": {"answer": answer_threshold, "caution": caution_threshold, "sentence": sentence_threshold,
-                       "answer_precision_target": precision, "caution_precision_target": caution_precision},
+                       "max_refusal_target": max_refusal, "caution_precision_target": caution_precision},
         "passage": stages.passage.to_dict(), "answerability": stages.answerability.to_dict(),
         "sentence": stages.sentence.to_dict(),
     }
@@ -446,9 +518,12 @@ def main(
         "samples": len(samples),
         "thresholds": artifact["thresholds"],
         "cross_validation": {
-            "answerability_auc": auc(answerability, labels),
-            "answers": answer_metrics(samples, answerability, passage_probs, answer_threshold),
+            "answerability_auc": auc(oof.answerability, labels),
+            "answers": answer_metrics(samples, oof.answerability, oof.passage, answer_threshold),
+            "extractive_answers": simulate_answers(samples, oof, answer_threshold, sentence_threshold),
+            "sentence_threshold_grid": [{"threshold": t, "objective": round(v, 3)} for t, v, _ in grid],
             "sentences_labelled": int(len(s_labels)), "sentences_positive": int(s_labels.sum()),
+            "sentence_auc": oof_sentence_auc(samples, oof),
         },
         "leave_one_corpus_out": loco,
         "collection_latency_p50_s": round(float(np.median([s.latency_s for s in samples])), 3),
@@ -465,19 +540,27 @@ def write_report(report: dict[str, Any], results: Path) -> None:
         "# Modèles de pertinence et de capacité à répondre (`make train-judge`)", "",
         f"- Version {report['version']}, {report['samples']} exemples (questions, et pour service-public et le CASF "
         "les mêmes questions sans leurs documents attendus).",
-        f"- Seuils choisis sur les prédictions hors échantillon : réponse {t['answer']} (précision visée "
-        f"{t['answer_precision_target']}), mise en garde sous {t['caution']} (précision {t['caution_precision_target']}), "
-        f"phrase {t['sentence']} (F1 maximal).", "",
+        f"- Seuils choisis sur les prédictions hors échantillon : réponse {t['answer']} (au plus "
+        f"{t['max_refusal_target']} des questions auxquelles le corpus répond refusées), mise en garde sous "
+        f"{t['caution']} (au-dessus, précision des réponses ≥ {t['caution_precision_target']}), "
+        f"phrase {t['sentence']} (meilleure somme : document attendu cité + précision des citations + réponse courte "
+        "énoncée, sur les réponses extractives simulées hors échantillon).", "",
         "## Validation croisée groupée par question (5 plis)", "",
         f"- AUC de la capacité à répondre : {report['cross_validation']['answerability_auc']}",
         f"- Phrases étiquetées : {report['cross_validation']['sentences_labelled']} "
-        f"(dont {report['cross_validation']['sentences_positive']} portant la réponse attendue)", "",
+        f"(dont {report['cross_validation']['sentences_positive']} portant la réponse attendue) ; AUC des phrases "
+        f"{report['cross_validation']['sentence_auc']}", "",
         "| corpus / variante | questions | abstention | document attendu 1er après reclassement | 1er à la recherche | retrouvé (8 passages) |",
         "|---|---|---|---|---|---|",
     ]
     for key, entry in report["cross_validation"]["answers"].items():
         lines.append(f"| {key} | {entry['questions']} | {entry['abstention']} | {entry.get('gold_first_reranked', '—')} | "
                      f"{entry.get('gold_first_retrieved', '—')} | {entry.get('gold_retrieved', '—')} |")
+    lines += ["", "Réponses extractives simulées (questions telles quelles, hors échantillon) :", "",
+              "| corpus | document attendu cité | précision des citations | réponse courte énoncée |", "|---|---|---|---|"]
+    for corpus, entry in report["cross_validation"]["extractive_answers"].items():
+        lines.append(f"| {corpus} | {entry['gold_cited']} | {entry['citation_precision']} | "
+                     f"{entry['short_answer_correct'] if entry['short_answer_correct'] is not None else '—'} |")
     if report["leave_one_corpus_out"]:
         lines += ["", "## Un corpus laissé de côté (ajusté sur les deux autres, seuil compris)", "",
                   "| corpus testé | seuil | AUC réponse | AUC passages | AUC phrases | abstention (tel quel) | abstention (sans source) | attendu 1er |",

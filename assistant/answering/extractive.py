@@ -79,12 +79,17 @@ class PassagePool:
     rows: np.ndarray  # one row of PASSAGE_FEATURES per passage
     top_similarity: float
     max_coverage: float
+    max_rare_coverage: float
     missing_mass: float  # IDF share of the question's information found in none of the passages
+    document_margin: float
+    distinct_documents: float
 
     def question_row(self, passage_probabilities: np.ndarray, candidates: list[SentenceCandidate]) -> list[float]:
         return question_row(list(passage_probabilities), top_similarity=self.top_similarity,
                             top_sentence=max((c.similarity for c in candidates), default=0.0),
-                            max_coverage=self.max_coverage, missing_mass=self.missing_mass)
+                            max_coverage=self.max_coverage, max_rare_coverage=self.max_rare_coverage,
+                            missing_mass=self.missing_mass, document_margin=self.document_margin,
+                            distinct_documents=self.distinct_documents)
 
     def sentence_rows(self, candidates: list[SentenceCandidate], passage_probabilities: np.ndarray,
                       order: list[int]) -> np.ndarray:
@@ -170,33 +175,59 @@ class SentenceSelector:
         if not candidates:
             return evidence
         sentence_probabilities = judge.sentence.probabilities(pool.sentence_rows(candidates, passage_probabilities, order))
-        ranked = sorted(zip(candidates, sentence_probabilities), key=lambda pair: pair[1], reverse=True)
-        for candidate, probability in ranked:
-            if len(evidence.sentences) >= self.max_sentences or (evidence.sentences and probability < judge.sentence_threshold):
-                break
-            if any(_redundant(candidate.text, c.text) for c in evidence.sentences):
-                continue
-            evidence.sentences.append(SelectedSentence(candidate.passage_index, candidate.text, float(probability),
-                                                       candidate.similarity, candidate.position))
+        evidence.sentences = choose_sentences(candidates, sentence_probabilities, self.max_sentences,
+                                              judge.sentence_threshold, lead_passage=order[0])
         return evidence
+
+
+def choose_sentences(candidates: list[SentenceCandidate], probabilities: np.ndarray, max_sentences: int,
+                     threshold: float, lead_passage: int | None = None) -> list[SelectedSentence]:
+    """The most probable sentence of the most relevant passage (``lead_passage``) first — what that passage
+    says about the question —, then the most probable others from ``threshold`` on (at most
+    ``max_sentences``, no near-repeat)."""
+    ranked = sorted(zip(candidates, probabilities), key=lambda pair: pair[1], reverse=True)
+    lead = next((pair for pair in ranked if pair[0].passage_index == lead_passage), None)
+    if lead is not None:
+        ranked = [lead] + [pair for pair in ranked if pair is not lead]
+    chosen: list[SelectedSentence] = []
+    for candidate, probability in ranked:
+        if len(chosen) >= max_sentences or (chosen and probability < threshold):
+            break
+        if any(_redundant(candidate.text, c.text) for c in chosen):
+            continue
+        chosen.append(SelectedSentence(candidate.passage_index, candidate.text, float(probability), candidate.similarity,
+                                       candidate.position))
+    return chosen
 
 
 def passage_pool(profile: QuestionProfile, passages: list[Passage]) -> PassagePool:
     """The passage features of one question (``profile``) against its retrieved passages."""
     passage_terms = [set(terms(f"{p.title} {p.section_path} {p.text}")) for p in passages]
     coverages = [profile.coverage(t) for t in passage_terms]
+    rare = [profile.rare_coverage(t) for t in passage_terms]
     similarities = [p.similarity if p.similarity is not None else 0.0 for p in passages]
+    by_document: dict[str, float] = {}
+    for passage, similarity in zip(passages, similarities):
+        by_document[passage.doc_id] = max(similarity, by_document.get(passage.doc_id, -1.0))
+
+    def best_elsewhere(doc_id: str) -> float:
+        return max((v for d, v in by_document.items() if d != doc_id), default=0.0)
+
     rows = [
-        passage_row(profile, similarity=similarities[i], best_similarity=max(similarities), rank=i,
-                    coverage=coverages[i], max_coverage=max(coverages),
+        passage_row(profile, similarity=similarities[i], best_similarity=max(similarities),
+                    other_document_best=best_elsewhere(p.doc_id), rank=i, coverage=coverages[i],
+                    max_coverage=max(coverages), rare_coverage=rare[i],
                     heading_coverage=profile.coverage(set(terms(f"{p.title} {p.section_path}"))),
                     article=p.article, text=p.text)
         for i, p in enumerate(passages)
     ]
     everything = set().union(*passage_terms) if passage_terms else set()
+    documents = sorted(by_document.values(), reverse=True) + [0.0, 0.0]
     return PassagePool(profile, passages, np.asarray(rows, dtype=float).reshape(len(passages), len(PASSAGE_FEATURES)),
                        top_similarity=max(similarities, default=0.0), max_coverage=max(coverages, default=0.0),
-                       missing_mass=1.0 - profile.coverage(everything))
+                       max_rare_coverage=max(rare, default=0.0), missing_mass=1.0 - profile.coverage(everything),
+                       document_margin=documents[0] - documents[1],
+                       distinct_documents=len(by_document) / len(passages) if passages else 0.0)
 
 
 def _answer_units(text: str) -> list[str]:

@@ -34,12 +34,12 @@ from assistant.text.glossary import Glossary
 JUDGE_FILE = Path(__file__).with_name("judge.json")
 
 PASSAGE_FEATURES = (
-    "passage_similarity", "similarity_gap", "reciprocal_rank", "coverage", "coverage_gap", "heading_coverage",
-    "article_match", "answer_type_match", "log_length",
+    "passage_similarity", "similarity_gap", "other_document_margin", "reciprocal_rank", "coverage", "coverage_gap",
+    "rare_coverage", "heading_coverage", "article_match", "answer_type_match", "log_length",
 )
 QUESTION_FEATURES = (
     "max_relevance", "second_relevance", "top_similarity", "top_sentence_similarity", "max_coverage",
-    "missing_mass",
+    "max_rare_coverage", "missing_mass", "document_margin", "distinct_documents",
 )
 SENTENCE_FEATURES = (
     "sentence_similarity", "sentence_similarity_gap", "sentence_coverage", "passage_relevance",
@@ -119,6 +119,11 @@ class QuestionProfile:
     def coverage(self, text_terms: set[str]) -> float:
         total = sum(g.weight for g in self.groups)
         return sum(g.weight for g in self.groups if g.present_in(text_terms)) / total if total else 0.0
+
+    def rare_coverage(self, text_terms: set[str]) -> float:
+        """Share of the question's two most specific units (highest IDF) present: what the question is about."""
+        rare = sorted(self.groups, key=lambda g: g.weight, reverse=True)[:2]
+        return sum(g.present_in(text_terms) for g in rare) / len(rare) if rare else 0.0
 
 
 def question_profile(question: str, glossary: Glossary | None, idf_weights) -> QuestionProfile:
@@ -211,18 +216,24 @@ class RelevanceJudge:
 
 
 # --- feature rows ------------------------------------------------------------------------------------
-def passage_row(profile: QuestionProfile, *, similarity: float, best_similarity: float, rank: int, coverage: float,
-                max_coverage: float, heading_coverage: float, article: str | None, text: str) -> list[float]:
+def passage_row(profile: QuestionProfile, *, similarity: float, best_similarity: float, other_document_best: float,
+                rank: int, coverage: float, max_coverage: float, rare_coverage: float, heading_coverage: float,
+                article: str | None, text: str) -> list[float]:
+    """``other_document_best``: the best similarity among the passages of the other documents."""
     article_match = float(bool(profile.articles) and bool(article) and bool(profile.articles & set(article_refs(article))))
-    return [similarity, similarity - best_similarity, 1.0 / (1 + rank), coverage,
-            coverage - max_coverage, heading_coverage, article_match, type_match(profile.asked, text),
+    return [similarity, similarity - best_similarity, similarity - other_document_best, 1.0 / (1 + rank), coverage,
+            coverage - max_coverage, rare_coverage, heading_coverage, article_match, type_match(profile.asked, text),
             math.log1p(len(text))]
 
 
 def question_row(passage_probabilities: list[float], *, top_similarity: float, top_sentence: float,
-                 max_coverage: float, missing_mass: float) -> list[float]:
+                 max_coverage: float, max_rare_coverage: float, missing_mass: float, document_margin: float,
+                 distinct_documents: float) -> list[float]:
+    """``document_margin``: best similarity of the best document minus that of the second; a corpus that
+    answers usually has one document standing out, one that does not has several alike."""
     ordered = sorted(passage_probabilities, reverse=True) + [0.0, 0.0]
-    return [_logit(ordered[0]), _logit(ordered[1]), top_similarity, top_sentence, max_coverage, missing_mass]
+    return [_logit(ordered[0]), _logit(ordered[1]), top_similarity, top_sentence, max_coverage, max_rare_coverage,
+            missing_mass, document_margin, distinct_documents]
 
 
 def sentence_row(profile: QuestionProfile, *, similarity: float, best_similarity: float, coverage: float,

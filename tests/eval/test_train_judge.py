@@ -21,12 +21,12 @@ def test_threshold_is_the_lowest_reaching_the_precision_target():
     assert tj.choose_threshold(np.array([0.5, 0.6]), np.array([0, 0]), 0.9) == 0.98  # unreachable: answer almost never
 
 
-def test_sentence_threshold_maximises_f1():
-    probabilities = np.array([0.9, 0.8, 0.4, 0.3, 0.2])
-    labels = np.array([1, 1, 0, 1, 0])
-    threshold = tj.choose_sentence_threshold(probabilities, labels)
-    chosen = probabilities >= threshold
-    assert chosen[:2].all() and not chosen[4]
+def test_refusal_threshold_is_the_highest_refusing_at_most_the_target():
+    scores = np.array([0.1, 0.2, 0.3, 0.6, 0.7, 0.8, 0.9, 0.95, 0.97, 0.99])
+    labels = np.array([0, 0, 1, 0, 1, 1, 1, 1, 1, 1])
+    # Eight answerable samples: refusing one of them (0.3) is 0.125 ≤ 0.2; refusing two (0.3, 0.7) is not.
+    assert tj.choose_refusal_threshold(scores, labels, 0.2) == pytest.approx(0.70)
+    assert tj.choose_refusal_threshold(scores, labels, 0.0) == pytest.approx(0.30)
 
 
 def test_logistic_fit_separates_and_round_trips():
@@ -92,7 +92,7 @@ def test_sentence_labels_come_from_patterns_of_gold_passages_only():
     def passage(doc_id):
         return Passage(point_id=doc_id, doc_id=doc_id, title="T", doc_type="x", territory="national", text="t", score=1.0)
 
-    pool = tj.PassagePool(None, [passage("gold"), passage("other")], np.zeros((2, len(PASSAGE_FEATURES))), 0, 0, 0)
+    pool = tj.PassagePool(None, [passage("gold"), passage("other")], np.zeros((2, len(PASSAGE_FEATURES))), 0, 0, 0, 0, 0, 1)
     sample = tj.Sample("c", "q", "tel_quel", frozenset({"gold"}), None, ["60 ans"], pool, [])
     stating = SentenceCandidate(0, "L'âge est fixé à soixante ans.", 0, 1, 0.9, 1.0)
     elsewhere = SentenceCandidate(1, "L'âge est fixé à soixante ans.", 0, 1, 0.9, 1.0)

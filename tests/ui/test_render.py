@@ -28,6 +28,16 @@ def test_answer_links_known_markers_and_escapes_text():
     assert "Abstention" in render.answer_html(abstained, "0")
 
 
+def test_answer_shows_its_confidence_band():
+    response = AssistantResponse(question="q", standalone_question="q", mode="extractif", answer="Réponse [1]",
+                                 citations=[citation()], answerability=0.456, confidence="moyenne")
+    html = render.answer_html(response, "1")
+    assert "Confiance moyenne (0,46)" in html and "badge-confiance-moyenne" in html
+    assert "Confiance" not in render.answer_html(response.model_copy(update={"confidence": None}), "1")
+    abstained = response.model_copy(update={"abstained": True, "confidence": "faible"})
+    assert "Confiance" not in render.answer_html(abstained, "1")  # the abstention badge says it
+
+
 def test_highlight_marks_each_quoted_part_across_line_breaks():
     c = citation()
     html = render.highlight(c.passage, c.quote)

@@ -102,3 +102,15 @@ def test_small_run_writes_every_report_file_then_resumes(tmp_path, monkeypatch):
         assert resumed["meta"]["created"] == results["meta"]["created"]
     finally:
         get_settings.cache_clear()
+
+
+def test_sans_source_excludes_the_gold_documents_and_scores_as_unanswerable():
+    from eval.runner import search_filter, without_sources
+
+    question = EvalQuestion.model_validate(QUESTIONS[2])  # dep59-guide, territory 59
+    flt = search_filter(question, without_sources=True)
+    assert flt.exclude_doc_ids == ("dep59-guide",) and flt.groups == ("dep-59",) and flt.territories == ("59",)
+    assert ("none", "doc_id", ("dep59-guide",)) in flt.clauses()
+    assert search_filter(question).exclude_doc_ids == ()
+    unanswerable = without_sources(question)
+    assert not unanswerable.answerable and unanswerable.gold_sources == [] and unanswerable.reference_answer is None

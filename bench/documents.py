@@ -34,7 +34,9 @@ from bench.common import (
     add_output_arguments,
     load_average,
     load_embedder,
+    bench_settings,
     md_table,
+    open_store,
     prepare_index,
     report_head,
     results_header,
@@ -102,28 +104,27 @@ def _key(text: str) -> str:
     return re.sub(r"\d+", "#", " ".join(text.lower().split()))
 
 
-def furniture_lines(candidate: dict[str, list[dict[str, Any]]], furniture: list[str]) -> list[str]:
-    """Passage lines that are (or contain) a furniture line; short furniture (a menu item, « — 3 — »)
-    counts only as a whole line, long furniture also inside a line or cut over two lines (OCR: ≥ 90 %)."""
+def is_furniture(line: str, furniture_key: str) -> bool:
+    """Whether a passage line is a furniture line (numbers aside): the whole line; for a long one (12
+    characters or more) also inside a longer line or, cut by a line break, as the line's start (25
+    characters or more); near-identical (≥ 90 %) for OCR text."""
     from rapidfuzz import fuzz
 
+    key = _key(line.strip().lstrip("#-• ").strip())
+    if not key:
+        return False
+    if key == furniture_key or (len(key) >= 8 and fuzz.ratio(key, furniture_key) >= 90):
+        return True
+    if len(furniture_key) >= 12 and len(key) > len(furniture_key) and fuzz.partial_ratio(furniture_key, key) >= 90:
+        return True
+    return 25 <= len(key) < len(furniture_key) and fuzz.ratio(key, furniture_key[:len(key)]) >= 90
+
+
+def furniture_lines(candidate: dict[str, list[dict[str, Any]]], furniture: list[str]) -> list[str]:
+    """Passage lines that are a furniture line put there by the renderer (``is_furniture``)."""
     keys = [_key(f) for f in furniture]
-    found = []
-    for passages in candidate.values():
-        for passage in passages:
-            for line in passage["text"].splitlines():
-                key = _key(line.strip().lstrip("#-• ").strip())
-                if not key:
-                    continue
-                for furniture_key in keys:
-                    if key == furniture_key or (
-                            len(furniture_key) >= 12 and len(key) >= 12
-                            and fuzz.partial_ratio(key, furniture_key) >= 90
-                            and (furniture_key in key or len(key) <= len(furniture_key) + 5
-                                 or fuzz.partial_ratio(furniture_key, key) >= 90 and len(furniture_key) >= 25)):
-                        found.append(line.strip())
-                        break
-    return found
+    return [line.strip() for passages in candidate.values() for passage in passages
+            for line in passage["text"].splitlines() if any(is_furniture(line, k) for k in keys)]
 
 
 # --- retrieval ---------------------------------------------------------------------------------------
@@ -177,7 +178,7 @@ def ocr_throughput(corpus_dir: Path, settings: Settings, max_pages: int) -> dict
 
 # --- run ---------------------------------------------------------------------------------------------
 def run(renderings: list[str], limit: int | None, index_root: Path, ocr_pages_max: int,
-        ids: list[str] | None = None) -> dict[str, Any]:
+        ids: list[str] | None = None, reuse: tuple[str, ...] = ()) -> dict[str, Any]:
     from bench.retrieval import CachedQueries
     from eval.dataset import load_dataset
 
@@ -191,10 +192,16 @@ def run(renderings: list[str], limit: int | None, index_root: Path, ocr_pages_ma
         "recovered_at": RECOVERED_AT, "tolerance": TOLERANCE, "renderings": {}}
     payloads: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for name in list(REFERENCES) + renderings:
-        corpus_dir = build_corpus(name, index_root / "corpus" / name, ids, with_others=not ids,
-                                  office_cache=index_root / "office")
         started = time.perf_counter()
-        index_settings, index, store = prepare_index(settings, embedder, corpus_dir, index_root / "index" / name, name)
+        if name in reuse:  # measured as it is (e.g. the scanned index: its OCR takes most of the run)
+            corpus_dir = index_root / "corpus" / name
+            index_settings = bench_settings(index_root / "index" / name, base=settings)
+            store = open_store(index_settings)
+            index = {"chunks": store.count(), "reused": True}
+        else:
+            corpus_dir = build_corpus(name, index_root / "corpus" / name, ids, with_others=not ids,
+                                      office_cache=index_root / "office")
+            index_settings, index, store = prepare_index(settings, embedder, corpus_dir, index_root / "index" / name, name)
         try:
             index["seconds_to_index"] = round(time.perf_counter() - started, 1)
             payloads[name] = passages_by_doc(store)
@@ -271,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="nombre de questions (toutes par défaut)")
     parser.add_argument("--ocr-pages", type=int, default=16, help="pages lues pour mesurer le débit de l'OCR")
     parser.add_argument("--ids", nargs="*", help="seulement ces documents (et eux seuls dans l'index) : essai rapide")
+    parser.add_argument("--reuse", default="", help="rendus dont l'index existant est mesuré sans réindexation (ex. scanned)")
     add_output_arguments(parser, index_root_help="dossier des corpus rendus et des index (.cache/bench/documents)")
     args = parser.parse_args(argv)
     renderings = [r.strip() for r in args.renderings.split(",") if r.strip()]
@@ -278,7 +286,8 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"rendu(s) inconnu(s) : {', '.join(sorted(unknown))}")
     index_root = args.index_root / "documents" if args.index_root == BENCH_CACHE else args.index_root
-    data = run(renderings, args.limit, index_root, args.ocr_pages, args.ids)
+    reuse = tuple(r.strip() for r in args.reuse.split(",") if r.strip())
+    data = run(renderings, args.limit, index_root, args.ocr_pages, args.ids, reuse)
     write_results("documents", data, markdown(data), args.out_dir)
     return 0
 

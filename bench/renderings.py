@@ -131,7 +131,6 @@ def build_corpus(rendering: str, out_dir: Path, ids: list[str] | None = None, wi
             files[d.id] = str(Path(d.file).with_suffix(".pdf"))
             (out_dir / files[d.id]).parent.mkdir(parents=True, exist_ok=True)
             (out_dir / files[d.id]).write_bytes(render_two_columns(d))
-            furniture += [two_column_header(d)]
         furniture += [f"{SITE} — Recueil des actes administratifs", "— # —"]
     else:
         for d in docs:

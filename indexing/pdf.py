@@ -107,7 +107,11 @@ def layout_lines(items: list[_Item], width: float, height: float) -> list[Line]:
 
 
 def _cell(value: str | None) -> str:
-    return " ".join((value or "").translate(_LIGATURES).split())
+    """A table cell on one line; a word cut at the end of one of its lines is re-joined."""
+    text = (value or "").translate(_LIGATURES)
+    text = _CELL_HYPHEN_RE.sub(lambda m: m.group(1) + ("-" if _keeps_hyphen(m.group(1).lower(), m.group(2).lower(), Counter())
+                                                      else "") + m.group(2), text)
+    return " ".join(text.split())
 
 
 def _rows(items: list[_Item]) -> list[list[_Item]]:
@@ -270,6 +274,7 @@ def _in_band(line: Line) -> bool:
 
 # --- hyphenation ------------------------------------------------------------------------------------
 _HYPHEN_END_RE = re.compile(r"(\w+)[-\u00ad]$")
+_CELL_HYPHEN_RE = re.compile(r"(\w+)[-\u00ad]\n([a-zà-ÿœæ]+)")
 _LOWER_START_RE = re.compile(r"^([a-zà-ÿœæ]+)")
 _WORD_RE = re.compile(r"[\w-]+")
 # Second parts that make a compound, never a cut word: « c'est-à-dire », « celle-ci », « peut-être »…

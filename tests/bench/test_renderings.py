@@ -36,3 +36,15 @@ def test_office_pdf_from_libreoffice_reads_like_its_source(tmp_path):
     paragraphs = [normalise(p) for p in doc.source.read_text(encoding="utf-8").split("\n\n")
                   if len(p) > 200 and not p.lstrip().startswith(("|", ">"))]
     assert all(fuzz.partial_ratio(p, flat) >= 95 for p in paragraphs)  # justified, hyphenated lines rejoined
+
+
+def test_furniture_lines_are_headers_not_the_content_that_quotes_a_title():
+    from bench.documents import is_furniture
+
+    header = "département de démonstration — guide d'évaluation des besoins de compensation"
+    assert is_furniture("Département de démonstration — Guide d'évaluation des besoins de compensation", header)
+    assert is_furniture("Departement de demonstration — Guide d'évaluation des besoins de compensation", header)  # OCR
+    assert is_furniture("Département de démonstration — Guide d'évaluation des", header)  # wrapped header
+    assert is_furniture("Page 3 sur 12", "page # sur #")
+    assert not is_furniture("GEVA | Guide d'évaluation des besoins de compensation", header)
+    assert not is_furniture("Page", "page # sur #")

@@ -105,9 +105,10 @@ def _key(text: str) -> str:
 
 
 def is_furniture(line: str, furniture_key: str) -> bool:
-    """Whether a passage line is a furniture line (numbers aside): the whole line; for a long one (12
-    characters or more) also inside a longer line or, cut by a line break, as the line's start (25
-    characters or more); near-identical (≥ 90 %) for OCR text."""
+    """Whether a passage line is a furniture line (numbers aside): the whole line; for a long one (25
+    characters or more: a cookie notice, a footer or header line, not a menu item such as « Personnes
+    âgées » that content also says) also inside a longer line or, cut by a line break, as the line's
+    start; near-identical (≥ 90 %) for OCR text."""
     from rapidfuzz import fuzz
 
     key = _key(line.strip().lstrip("#-• ").strip())
@@ -115,7 +116,7 @@ def is_furniture(line: str, furniture_key: str) -> bool:
         return False
     if key == furniture_key or (len(key) >= 8 and fuzz.ratio(key, furniture_key) >= 90):
         return True
-    if len(furniture_key) >= 12 and len(key) > len(furniture_key) and fuzz.partial_ratio(furniture_key, key) >= 90:
+    if len(furniture_key) >= 25 and len(key) > len(furniture_key) and fuzz.partial_ratio(furniture_key, key) >= 90:
         return True
     return 25 <= len(key) < len(furniture_key) and fuzz.ratio(key, furniture_key[:len(key)]) >= 90
 

@@ -48,3 +48,10 @@ def test_furniture_lines_are_headers_not_the_content_that_quotes_a_title():
     assert is_furniture("Page 3 sur 12", "page # sur #")
     assert not is_furniture("GEVA | Guide d'évaluation des besoins de compensation", header)
     assert not is_furniture("Page", "page # sur #")
+
+
+def test_a_menu_item_counts_only_as_a_whole_line():
+    from bench.documents import is_furniture
+
+    assert is_furniture("Personnes âgées", "personnes âgées")
+    assert not is_furniture("ASPA | Allocation de solidarité aux personnes âgées", "personnes âgées")

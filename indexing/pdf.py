@@ -282,7 +282,7 @@ _COMPOUND_TAILS = {"ci", "là", "même", "mêmes", "être", "à", "dire", "t", "
                    "nous", "vous", "y", "en", "le", "la", "les", "moi", "toi", "lui", "eux", "clé", "clés"}
 # First parts that make a compound: « sous-section », « non-recours », « médico-social »…
 _COMPOUND_HEADS = {"sous", "non", "demi", "semi", "mi", "anti", "après", "avant", "arrière", "contre", "entre",
-                   "ex", "grand", "grands", "grande", "quasi", "vice", "bien", "porte", "garde", "médico", "socio",
+                   "grand", "grands", "grande", "quasi", "vice", "bien", "porte", "garde", "médico", "socio",
                    "psycho", "sud", "nord", "est", "ouest", "centre", "franco", "extra", "post", "pré", "néo", "inter"}
 
 

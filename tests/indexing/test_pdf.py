@@ -42,10 +42,10 @@ def test_running_lines_read_by_ocr_are_matched_despite_small_errors():
 
 def test_line_end_hyphenation_is_repaired_and_compounds_keep_their_hyphen():
     pages = ["Les profes-\nsionnels de l'équipe médico-\nsociale évaluent la dépen-\ndance, c'est-à-\ndire l'autonomie.",
-             "Le secteur médico-social et la sous-\nsection 2 ; pro\u00ad\ngramme."]
+             "Le secteur médico-social et la sous-\nsection 2 ; pro\u00ad\ngramme (ex-\ntrait)."]
     assert repair_hyphenation(pages) == [
         "Les professionnels de l'équipe médico-sociale évaluent la dépendance, c'est-à-dire l'autonomie.",
-        "Le secteur médico-social et la sous-section 2 ; programme."]
+        "Le secteur médico-social et la sous-section 2 ; programme (extrait)."]
 
 
 def test_tables_of_the_demo_pdfs_are_read_as_rows():

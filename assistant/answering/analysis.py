@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from assistant.answering.pii import without_placeholders
 from assistant.answering.schema import Turn
 from assistant.answering.territories import detect_territories
 from assistant.text.french import fold
@@ -46,7 +47,9 @@ def condense(question: str, history: list[Turn]) -> str:
 
 
 def analyse(question: str, history: list[Turn], selected_territories: list[str] | None = None) -> QuestionAnalysis:
-    standalone = condense(question, history)
+    # The search never looks for the masking placeholders ("[n° de sécurité sociale masqué]"): their words
+    # would pull in passages about social security or e-mail and dilute the question's own terms.
+    standalone = without_placeholders(condense(question, history))
     own = detect_territories(question)
     territories = selected_territories or own or (detect_territories(standalone) if standalone != question else [])
     compare = bool(_COMPARE_RE.search(question)) and (len(territories) != 1)

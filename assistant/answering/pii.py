@@ -44,6 +44,20 @@ def mask_personal_data(text: str) -> MaskedText:
     return MaskedText(text, tuple(kinds))
 
 
+_PLACEHOLDER_RE = re.compile("|".join(re.escape(replacement) for _, replacement, _ in PATTERNS))
+_CLAUSE_END_RE = re.compile(r"(?<=[,;:.!?])\s+")
+
+
+def without_placeholders(text: str) -> str:
+    """What a search should look for in a masked question: the clauses that carry personal data are left out
+    (« Mon NIR est [n° de sécurité sociale masqué], quel est le délai ? » → « quel est le délai ? »), and
+    any placeholder left; ``text`` itself when nothing would remain."""
+    clauses = _CLAUSE_END_RE.split(text)
+    kept = [c for c in clauses if not _PLACEHOLDER_RE.search(c)] if len(clauses) > 1 else clauses
+    stripped = " ".join(_PLACEHOLDER_RE.sub(" ", " ".join(kept or clauses)).split())
+    return stripped if any(ch.isalnum() for ch in stripped) else text
+
+
 KIND_LABELS = {
     "email": "adresse électronique", "iban": "IBAN", "nir": "numéro de sécurité sociale", "telephone": "numéro de téléphone",
     "date_naissance": "date de naissance", "adresse": "adresse postale", "code_postal_ville": "code postal et commune",

@@ -185,7 +185,9 @@ class UISettings(BaseModel):
     user_header: str = "X-Remote-User"
     groups_header: str = "X-Remote-Groups"
     trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"],
-                                       description="header mode: client addresses allowed to set the headers.")
+                                       description="header mode: addresses or networks (CIDR, e.g. 10.0.0.0/8) of the "
+                                       "authenticating proxies, checked against the TCP peer; only they may set the "
+                                       "identity headers and X-Forwarded-For.")
     upload_groups: list[str] = Field(default_factory=lambda: ["televersement"],
                                      description="Groups whose members may upload documents.")
     anonymous_upload: bool = Field(True, description="auth none: may the (loopback) user upload?")
@@ -193,6 +195,24 @@ class UISettings(BaseModel):
     max_upload_mb: float = Field(20.0, gt=0)
     feedback_db: Path = Path(".cache/feedback.sqlite3")
     chat_concurrency: int = Field(4, ge=1, description="Chat answers computed at once (the others wait in line).")
+    public_docs: bool = Field(False, description="Serve /docs and /openapi.json without authentication.")
+    public_metrics: bool = Field(False, description="Serve /metrics without authentication (else a user or metrics_token).")
+    metrics_token: str | None = Field(None, description="Bearer token accepted on /metrics (Prometheus' credentials_file).")
+    max_request_kb: int = Field(256, ge=1, description="Largest JSON request body (uploads: max_upload_mb).")
+    feedback_retention_days: int | None = Field(
+        365, ge=1, description="Feedback older than this is deleted (at start-up and daily); None = kept until purged.")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses(cls, values: list[str]) -> list[str]:
+        import ipaddress
+
+        for value in values:
+            try:
+                ipaddress.ip_network(value, strict=False)
+            except ValueError:
+                raise ValueError(f"ui.trusted_proxies : « {value} » n'est ni une adresse IP ni un réseau (ex. 10.0.0.0/8).") from None
+        return values
 
 
 class EvalSettings(BaseModel):

@@ -19,6 +19,7 @@ from typing import Any
 from assistant.components.sparse import FrenchBM25Encoder
 from assistant.components.vector_store import DocState, PointRecord, QdrantStore, point_id
 from assistant.settings import Settings
+from assistant.text.injection import find_instructions
 from indexing.chunking import PATH_SEPARATOR, FrenchStructureNodeParser
 from indexing.metadata import ManifestEntry, ManifestError, build_metadata, load_manifest
 from indexing.parsers import ParseError, parse_file
@@ -107,19 +108,22 @@ class IngestionPipeline:
         self.on_batch = on_batch  # called with (chunks written so far in this file, chunks to write)
         self.on_ocr_page: Callable[[str, int, int], None] | None = None  # (file, pages read by OCR, pages to read)
 
-    def run(self, paths: list[Path], overrides: dict[str, Any] | None = None, prune: bool = False) -> IngestReport:
+    def run(self, paths: list[Path], overrides: dict[str, Any] | None = None, prune: bool = False,
+            id_root: Path | None = None) -> IngestReport:
+        """``id_root``: document ids and source files relative to this folder's parent (the server's upload
+        area: ``uploads/<user>/<file>``) instead of the current directory."""
         report = IngestReport()
         states = self.store.doc_states()
         tasks = discover(paths)
         seen_docs: dict[str, str] = {}
         for task in tasks:
-            file_report = FileReport(path=_display(task.path))
+            file_report = FileReport(path=_display(task.path, id_root))
             report.files.append(file_report)
             if task.error:
                 file_report.error = task.error
                 continue
             try:
-                self._ingest_file(task, overrides or {}, states, seen_docs, file_report, report)
+                self._ingest_file(task, overrides or {}, states, seen_docs, file_report, report, id_root)
             except ParseError as exc:
                 file_report.error = str(exc)
         if prune:
@@ -127,18 +131,19 @@ class IngestionPipeline:
         return report
 
     def _ingest_file(self, task: _FileTask, overrides: dict[str, Any], states: dict[str, DocState],
-                     seen_docs: dict[str, str], file_report: FileReport, report: IngestReport) -> None:
+                     seen_docs: dict[str, str], file_report: FileReport, report: IngestReport,
+                     id_root: Path | None = None) -> None:
         started = time.perf_counter()
         max_bytes = int(self.settings.ingestion.max_file_mb * 1_000_000)
         on_ocr = (lambda done, total: self.on_ocr_page(task.path.name, done, total)) if self.on_ocr_page else None
         parsed = parse_file(task.path, max_bytes, self.settings.ingestion.ocr, on_ocr)
         file_report.warnings.extend(parsed.warnings)
-        source = _display(task.path)
+        source = _display(task.path, id_root)
         pending: list[PendingChunk] = []
         stale: list[str] = []
         for document in parsed.documents:
             record_id = document.metadata.get("record_id")
-            doc_id = record_id or (task.manifest_entry.id if task.manifest_entry else _doc_id_for(task.path))
+            doc_id = record_id or (task.manifest_entry.id if task.manifest_entry else source)
             if doc_id in seen_docs:
                 file_report.warnings.append(f"identifiant « {doc_id} » déjà ingéré depuis {seen_docs[doc_id]} : ignoré")
                 continue
@@ -158,6 +163,7 @@ class IngestionPipeline:
             base_payload = metadata.payload()
             metadata_hash = _sha(json.dumps(base_payload, sort_keys=True))
             chunks = []
+            suspected_chunks = 0
             for node in nodes:
                 section_path = node.metadata["section_path"]
                 embed_text = f"{metadata.title}\n{section_path}\n{node.text}" if section_path else f"{metadata.title}\n{node.text}"
@@ -172,9 +178,21 @@ class IngestionPipeline:
                 }
                 if node.metadata["page"] in ocr_pages:
                     payload["ocr"] = True  # « texte issu d'une numérisation » in the citation
-                # Same document, position, text and metadata → same id: unchanged chunks are never rewritten.
-                pid = point_id(doc_id, str(payload["chunk_index"]), _sha(embed_text), metadata_hash)
+                # Instructions addressed to the assistant: flagged (never quoted, never sent to the LLM).
+                suspects = suspected_instructions(section_path, node.text)
+                if suspects:
+                    payload["suspected_instructions"] = suspects
+                    suspected_chunks += 1
+                # Same document, position, text and metadata → same id: unchanged chunks are never rewritten
+                # (a flagged chunk's id also covers its flags, so an index made before the detector gets them).
+                pid = point_id(doc_id, str(payload["chunk_index"]), _sha(embed_text), metadata_hash,
+                               *([_sha("\n".join(suspects))] if suspects else []))
                 chunks.append(PendingChunk(pid, embed_text, payload))
+            if suspected_chunks:
+                first = next(s for c in chunks for s in c.payload.get("suspected_instructions", []))
+                file_report.warnings.append(
+                    f"« {metadata.title} » : instructions adressées à l'assistant dans {suspected_chunks} passage(s), "
+                    f"ignorées dans les réponses (ex. « {first[:120]} »)")
             existing = states.get(doc_id, DocState()).point_ids
             expected = {c.id for c in chunks}
             file_report.documents += 1
@@ -244,17 +262,21 @@ class IngestionPipeline:
         return removed
 
 
+def suspected_instructions(section_path: str, text: str) -> list[str]:
+    """Sentences of a chunk (its headings included) that address the assistant: ``assistant/text/injection.py``."""
+    return list(dict.fromkeys(f.sentence for f in find_instructions("\n".join([*section_path.split(PATH_SEPARATOR), text]))))
+
+
 def _sha(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
-def _doc_id_for(path: Path) -> str:
-    return _display(path)
-
-
-def _display(path: Path) -> str:
-    """Paths are stored relative to the current directory when inside it (portable payloads)."""
+def _display(path: Path, root: Path | None = None) -> str:
+    """Paths are stored relative to the current directory when inside it (portable payloads), or to ``root``'s
+    parent when given."""
     try:
+        if root is not None:
+            return str(path.resolve().relative_to(root.resolve().parent))
         return str(path.resolve().relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(path.resolve())

@@ -7,7 +7,8 @@ Three modes (``ui.auth``):
 - ``gradio``: a users file (YAML) checked by the Gradio login page, and by HTTP Basic or a Bearer API
   key on the API;
 - ``header``: an authenticating reverse proxy sets ``X-Remote-User`` / ``X-Remote-Groups``; they are
-  trusted only from ``ui.trusted_proxies``.
+  trusted only from ``ui.trusted_proxies`` (addresses or CIDR networks), checked against the TCP peer that
+  sent the request (:func:`peer_of`), never against an address taken from ``X-Forwarded-For``.
 
 Users file::
 
@@ -24,6 +25,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import ipaddress
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -35,6 +37,7 @@ from pydantic import BaseModel, Field, ValidationError
 from assistant.settings import Settings
 
 PBKDF2_ITERATIONS = 600_000
+PEER_KEY = "autonomie.peer"  # ASGI scope key: the TCP peer's address, recorded before any proxy header is read
 REALM = 'Basic realm="Assistant Autonomie", charset="UTF-8"'
 
 
@@ -80,6 +83,37 @@ def new_api_key() -> tuple[str, str]:
 def hash_api_key(key: str) -> str:
     # API keys are long random strings: a plain SHA-256 is enough (no dictionary to protect against).
     return "sha256$" + hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def peer_of(request: object) -> str | None:
+    """The address of the TCP peer that sent ``request`` (a Starlette or a Gradio request).
+
+    ``ClientAddressMiddleware`` (ui/server.py) records it before X-Forwarded-For may replace the
+    client address; ``None`` when unknown (e.g. an outer proxy-headers middleware already rewrote it)."""
+    inner = getattr(request, "request", None) or request  # gr.Request wraps the Starlette request
+    scope = getattr(inner, "scope", None) or {}
+    if PEER_KEY in scope:
+        return scope[PEER_KEY]
+    client = scope.get("client")
+    return client[0] if client else None
+
+
+class TrustedProxies:
+    """``ui.trusted_proxies``: addresses and networks, compared as IP addresses (``::ffff:127.0.0.1`` included)."""
+
+    def __init__(self, entries: list[str]):
+        self.networks = [ipaddress.ip_network(entry, strict=False) for entry in entries]
+
+    def __contains__(self, host: str | None) -> bool:
+        if not host:
+            return False
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+            address = address.ipv4_mapped
+        return any(address.version == net.version and address in net for net in self.networks)
 
 
 class UserEntry(BaseModel):
@@ -130,6 +164,7 @@ class Authenticator:
                 raise ValueError("ui.auth = gradio : indiquez le fichier des utilisateurs (ui.users_file).")
             directory = UserDirectory.load(settings.resolve(settings.ui.users_file))
         self.directory = directory
+        self.trusted = TrustedProxies(settings.ui.trusted_proxies)
 
     def user(self, name: str, groups: tuple[str, ...]) -> User:
         can_upload = any(g in self.ui.upload_groups for g in groups)
@@ -167,7 +202,7 @@ class Authenticator:
             return None
 
     def _from_proxy(self, headers: Mapping[str, str], client_host: str | None) -> User:
-        if client_host not in self.ui.trusted_proxies:
+        if client_host not in self.trusted:
             raise AccessError(403, "Accès refusé : cette adresse n'est pas un mandataire d'authentification de confiance.")
         name = (headers.get(self.ui.user_header.lower()) or "").strip()
         if not name:

@@ -26,8 +26,10 @@ from ui.metrics import Metrics
 
 DOCUMENT_FIELDS = ["doc_id", "title", "doc_type", "territory", "date", "validity", "valid_from", "valid_until",
                    "replaced_by", "visibility", "source_file", "source_url"]
-PASSAGE_FIELDS = ["doc_id", "chunk_index", "section_path", "article", "page", "text"]
+PASSAGE_FIELDS = ["doc_id", "chunk_index", "section_path", "article", "page", "text", "suspected_instructions"]
 INDEX_COUNTS_TTL_S = 30.0
+# The first bytes each binary format must start with: anything else is refused before being stored.
+MAGIC_BYTES = {".pdf": (b"%PDF-",), ".docx": (b"PK\x03\x04",)}
 DOC_TYPE_LABELS = {
     "circulaire": "Circulaire",
     "loi_reglement": "Loi / règlement",
@@ -102,7 +104,7 @@ class Backend:
         self.services = services
         self.settings = settings
         self.metrics = metrics or Metrics()
-        self.feedback = FeedbackStore(settings.resolve(settings.ui.feedback_db))
+        self.feedback = FeedbackStore(settings.resolve(settings.ui.feedback_db), settings.ui.feedback_retention_days)
         self.upload_dir = settings.resolve(settings.ui.upload_dir)
         store = services.store
         self._native_filters = isinstance(getattr(store, "inner", store), QdrantStore)
@@ -204,7 +206,9 @@ class Backend:
             raise RequestError(404, f"Document introuvable : « {doc_id} ».")
         points.sort(key=lambda p: p.get("chunk_index", 0))
         meta = {k: points[0].get(k) for k in DOCUMENT_FIELDS} | {"passages": len(points)}
-        passages = [{k: p.get(k) for k in ("chunk_index", "section_path", "article", "page", "text")} for p in points]
+        passages = [{k: p.get(k) for k in ("chunk_index", "section_path", "article", "page", "text")}
+                    | ({"suspected_instructions": p["suspected_instructions"]} if p.get("suspected_instructions") else {})
+                    for p in points]
         return {"document": meta, "passages": passages}
 
     def territories(self, user: User) -> list[tuple[str, str]]:
@@ -234,8 +238,22 @@ class Backend:
                     partial.unlink()
                     raise RequestError(413, f"« {filename} » dépasse la taille maximale ({self.settings.ui.max_upload_mb:g} Mo).")
                 out.write(chunk)
+        with partial.open("rb") as stored:
+            head = stored.read(1024)
+        expected = MAGIC_BYTES.get(target.suffix.lower())
+        if expected and not any(head.lstrip().startswith(m) for m in expected):
+            partial.unlink()
+            kind = target.suffix.lower().lstrip(".").upper()
+            raise RequestError(415, f"« {name} » n'est pas un fichier {kind} valide (son contenu est d'un autre type).")
         partial.replace(target)
         return target
+
+    def discard_uploads(self, paths: list[Path]) -> None:
+        """Removes stored uploads that will not be indexed (a refused batch, a file that failed)."""
+        for path in paths:
+            path.unlink(missing_ok=True)
+            if path.parent != self.upload_dir and path.parent.is_dir() and not any(path.parent.iterdir()):
+                path.parent.rmdir()
 
     def upload_overrides(self, user: User, doc_type: str | None, territoire: str | None,
                          visibilite: list[str] | None) -> dict[str, Any]:
@@ -277,15 +295,20 @@ class Backend:
             pipeline.on_ocr_page = lambda name, done, total: setattr(job, "ocr", f"page {done}/{total}")
             for path in paths:
                 job.current_file, job.written, job.to_write, job.ocr = path.name, 0, 0, ""
-                report = pipeline.run([path], overrides)
+                report = pipeline.run([path], overrides, id_root=self.upload_dir)
                 files.extend(dataclasses.asdict(f) | {"path": path.name} for f in report.files)
+                if any(f.error for f in report.files):
+                    self.discard_uploads([path])  # not indexed: not kept either
                 job.files_done += 1
             if any(f["written"] for f in files):
                 self.services.store.optimize()  # the search graph, as after « autonomie ingest »
             job.state = "termine"
         except Exception as exc:  # the worker must never die silently: the job says what happened
-            job.state, job.error = "echec", f"{type(exc).__name__} : {exc}"
+            job.state, job.error = "echec", f"{type(exc).__name__} : {_scrub_paths(str(exc))}"
         failed = [f for f in files if f["error"]]
+        if failed and len(failed) == len(files) and job.state == "termine":
+            job.state = "echec"
+            job.error = "Aucun document indexé : " + " ; ".join(f"« {f['path']} » : {f['error']}" for f in failed) + "."
         job.report = {"files": files, "chunks_written": sum(f["written"] for f in files), "failed": len(failed)}
         self.metrics.ingestions.labels(job.state if not failed else "erreurs").inc()
         self._ingestions_done += 1
@@ -300,7 +323,9 @@ class Backend:
         self.metrics.feedback.labels(feedback.rating).inc()
         return feedback_id
 
-    def health(self) -> dict[str, Any]:
+    def health(self, detailed: bool = True) -> dict[str, Any]:
+        """LLM, Qdrant and index state; without ``detailed``, no server path appears (locations relative to the
+        project or reduced to their name, paths in error messages too)."""
         health = dict(self.services.assistant.health())
         store = self.services.store
         if "qdrant" not in health:
@@ -313,6 +338,10 @@ class Backend:
             health["index"] = self._index_counts()
         health.setdefault("embedding", {"model": self.settings.embedding.model})
         health["ingestion"] = {"jobs_running": sum(j.state == "en_cours" for j in self._jobs.values())}
+        if not detailed:
+            health["qdrant"] = {k: _public_path(v) if k == "location" else _scrub_paths(v) if k == "error" else v
+                                for k, v in health["qdrant"].items()}
+            health["embedding"] = {k: _public_path(v) if isinstance(v, str) else v for k, v in health["embedding"].items()}
         return health
 
 
@@ -333,6 +362,26 @@ def _engine(store: Any) -> str:
     if isinstance(inner, QdrantStore):
         return "serveur" if inner.settings.url else "local"
     return "edge" if type(inner).__name__ == "EdgeStore" else type(inner).__name__
+
+
+_ABSOLUTE_PATH_RE = re.compile(r"(?<![\w:/.])/(?:[^\s/'\"]+/)+([^\s/'\"]*)")
+
+
+def _public_path(value: Any) -> Any:
+    """A server path as the public sees it: relative to the project when inside it, else its last part."""
+    if not isinstance(value, str) or not value.startswith("/"):
+        return value
+    from assistant.settings import PROJECT_ROOT
+
+    path = Path(value)
+    try:
+        return str(path.relative_to(PROJECT_ROOT))
+    except ValueError:
+        return f"…/{path.name}"
+
+
+def _scrub_paths(value: Any) -> Any:
+    return _ABSOLUTE_PATH_RE.sub(lambda m: f"…/{m.group(1)}", value) if isinstance(value, str) else value
 
 
 def _safe_filename(name: str) -> str:

@@ -1,8 +1,11 @@
-"""``autonomie serve`` (the server) and ``autonomie mot-de-passe`` (users file entries)."""
+"""``autonomie serve`` (the server), ``autonomie mot-de-passe`` (users file entries) and ``autonomie purge``
+(feedback retention and the RGPD right to erasure)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
+import signal
 from typing import Optional
 
 import typer
@@ -51,8 +54,18 @@ def serve(
         update["qdrant"] = settings.qdrant.model_copy(update={"collection": collection})
     settings = settings.model_copy(update=update)
 
-    from ui.server import create_app
+    from ui.server import create_app, mask_logs, server_config
 
+    serving = False
+
+    def stop(signum, frame) -> None:
+        # While starting: stop now. While serving, uvicorn handles SIGTERM/SIGINT itself (graceful shutdown),
+        # then re-raises the signal once done: it lands here and the command ends normally (exit code 0).
+        if not serving:
+            raise SystemExit(0)
+
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop_signal, stop)
     services = Services(settings)
     try:
         console.print(f"Index : [bold]{services.store.location}[/] — collection « {settings.qdrant.collection} »")
@@ -60,7 +73,10 @@ def serve(
         app = create_app(services, settings)
         shown = f"[{ui.host}]" if ":" in ui.host else ui.host
         console.print(f"Assistant Autonomie : http://{shown}:{ui.port}/ (API : /docs) — Ctrl+C pour arrêter.")
-        uvicorn.run(app, host=ui.host, port=ui.port, log_level="warning", timeout_graceful_shutdown=5)
+        config = server_config(app, settings)  # also sets up uvicorn's loggers
+        mask_logs()
+        serving = True
+        uvicorn.Server(config).run()
     except (StoreError, ValueError) as exc:
         err_console.print(f"[bold red]Erreur :[/] {exc}")
         raise typer.Exit(2) from exc
@@ -85,3 +101,36 @@ def mot_de_passe(
         key, entry["api_key_hash"] = new_api_key()
         err_console.print(f"Clé d'API de {utilisateur} (à transmettre, elle n'est pas conservée) : [bold]{key}[/]")
     print(yaml.safe_dump({"users": {utilisateur: entry}}, allow_unicode=True, sort_keys=False), end="")
+
+
+def purge(
+    avant: Optional[str] = typer.Option(None, "--avant", help="Supprimer les avis enregistrés avant cette date (AAAA-MM-JJ)."),
+    utilisateur: Optional[str] = typer.Option(None, "--utilisateur", help="Supprimer les avis de cet utilisateur "
+                                              "(droit à l'effacement) ; avec --avant : seulement ceux d'avant la date."),
+    simulation: bool = typer.Option(False, "--simulation", help="Compter sans rien supprimer."),
+    oui: bool = typer.Option(False, "--oui", help="Sans confirmation (scripts, tâches planifiées)."),
+) -> None:
+    """Supprimer des avis (questions, commentaires, réponses) : ancienneté ou demande d'un utilisateur (RGPD)."""
+    from assistant.settings import get_settings
+    from ui.feedback import FeedbackStore
+
+    if avant is None and utilisateur is None:
+        err_console.print("[bold red]Erreur :[/] indiquez --avant AAAA-MM-JJ et/ou --utilisateur IDENTIFIANT.")
+        raise typer.Exit(2)
+    try:
+        before = dt.date.fromisoformat(avant) if avant else None
+    except ValueError:
+        err_console.print(f"[bold red]Erreur :[/] date invalide « {avant} » (format attendu : AAAA-MM-JJ).")
+        raise typer.Exit(2) from None
+    settings = get_settings()
+    store = FeedbackStore(settings.resolve(settings.ui.feedback_db), settings.ui.feedback_retention_days)
+    scope = " et ".join(x for x in (f"antérieurs au {before.isoformat()}" if before else "",
+                                     f"de l'utilisateur « {utilisateur} »" if utilisateur else "") if x)
+    count = store.purge(before=before, user=utilisateur, dry_run=True)
+    if simulation or count == 0:
+        console.print(f"{count} avis {scope}" + (" (simulation : rien n'a été supprimé)." if simulation and count else "."))
+        return
+    if not oui and not typer.confirm(f"Supprimer définitivement {count} avis {scope} ?"):
+        raise typer.Exit(1)
+    deleted = store.purge(before=before, user=utilisateur)
+    console.print(f"{deleted} avis {scope} supprimé(s) définitivement.")

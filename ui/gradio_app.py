@@ -15,7 +15,7 @@ import gradio as gr
 
 from assistant.answering.schema import AssistantResponse, Turn
 from assistant.answering.territories import DEPARTEMENTS
-from ui.auth import AccessError, Authenticator, User
+from ui.auth import AccessError, Authenticator, User, peer_of
 from ui.backend import DOC_TYPE_LABELS, Backend, RequestError
 from ui.feedback import REASON_LABELS, FeedbackIn
 from ui import render
@@ -47,8 +47,7 @@ DOC_HEADERS = ["Titre", "Type", "Territoire", "Date", "Validité", "Passages", "
 def build_ui(backend: Backend, auth: Authenticator) -> gr.Blocks:
     def user_of(request: gr.Request) -> User:
         try:
-            return auth.from_session(getattr(request, "username", None), request.headers,
-                                     request.client.host if request.client else None)
+            return auth.from_session(getattr(request, "username", None), request.headers, peer_of(request))
         except AccessError as exc:
             raise gr.Error(exc.message) from exc
 
@@ -234,13 +233,14 @@ def build_ui(backend: Backend, auth: Authenticator) -> gr.Blocks:
             user = user_of(request)
             if not files:
                 raise gr.Error("Choisissez au moins un fichier.")
+            paths: list[Path] = []
             try:
                 overrides = backend.upload_overrides(user, doc_type, territory, visibility)
-                paths = []
                 for path in files:
                     with open(path, "rb") as data:
                         paths.append(backend.save_upload(user, Path(path).name, data))
             except RequestError as exc:
+                backend.discard_uploads(paths)
                 raise gr.Error(exc.message) from exc
             job, future = backend.submit_ingestion(user, paths, overrides)
             while not future.done():

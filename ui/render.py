@@ -141,6 +141,15 @@ def highlight(passage: str, quote: str | None) -> str:
     return "".join(out).replace("\n", "<br>")
 
 
+def file_label(source_file: str | None) -> str:
+    """A source file as shown to users: its name (and JSONL record), never the server's folders."""
+    if not source_file:
+        return ""
+    path, _, record = source_file.partition("#")
+    name = path.replace("\\", "/").rsplit("/", 1)[-1]
+    return f"{name}#{record}" if record else name
+
+
 def source_panel(citation: Citation) -> str:
     rows = [
         ("Document", citation.title),
@@ -150,7 +159,7 @@ def source_panel(citation: Citation) -> str:
         ("Page", f"{citation.page}{OCR_NOTE}" if citation.page and citation.ocr else citation.page),
         ("Territoire", territory_label(citation.territory)),
         ("Date", citation.date),
-        ("Fichier", citation.source_file),
+        ("Fichier", file_label(citation.source_file)),
     ]
     details = "".join(f"<dt>{label}</dt><dd>{escape(str(value))}</dd>" for label, value in rows if value not in (None, ""))
     return (f'<article class="source-panel" aria-label="Source {citation.marker}">'
@@ -209,7 +218,7 @@ def document_html(document: dict[str, Any]) -> str:
     facts = " · ".join(x for x in (DOC_TYPE_LABELS.get(meta["doc_type"], meta["doc_type"] or ""),
                                    territory_label(meta["territory"]), meta["date"] or "", validity) if x)
     return (f'<article class="document"><h3>{escape(meta["title"] or meta["doc_id"])}</h3>'
-            f'<p class="meta">{escape(facts)} · {meta["passages"]} passage(s) · {escape(meta["source_file"] or "")}</p>'
+            f'<p class="meta">{escape(facts)} · {meta["passages"]} passage(s) · {escape(file_label(meta["source_file"]))}</p>'
             f'<ol class="passages">{items}</ol></article>')
 
 

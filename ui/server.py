@@ -2,27 +2,39 @@
 
 The server owns the index while it runs (the embedded Qdrant can be opened by one process only):
 uploads are ingested in-process by a single worker thread (``Backend``).
+
+Access: the caller's address is the TCP peer (``ClientAddressMiddleware``; uvicorn runs with
+``proxy_headers=False``, see :func:`server_config`), X-Forwarded-For is read only from
+``ui.trusted_proxies``. Every refusal is ``{"detail": "<message en français>"}``, without echoing the input.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import itertools
 import json
+import logging
 from contextlib import asynccontextmanager
-from typing import Literal
+from typing import Any, Literal
 
 import gradio as gr
 from fastapi import Depends, FastAPI, File, Form, Query, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from assistant.answering.pii import mask_personal_data
 from assistant.answering.schema import AssistantResponse, Turn
 from assistant.services import Services
 from assistant.settings import Settings
-from ui.auth import REALM, AccessError, Authenticator, User
+from ui.auth import PEER_KEY, REALM, AccessError, Authenticator, User, peer_of
 from ui.backend import Backend, RequestError
 from ui.feedback import FeedbackIn
 from ui.gradio_app import CSS, HEAD, THEME, build_ui
@@ -30,6 +42,22 @@ from ui.metrics import Metrics, MetricsMiddleware
 from ui.openai_compat import MODEL_ID, ChatCompletionRequest, completion, sse_chunks
 
 API_PREFIXES = ("/api", "/v1", "/health", "/metrics", "/docs", "/openapi.json")
+UPLOAD_PATH = "/api/documents"
+HTTP_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+STATUS_MESSAGES = {
+    400: "Requête mal formée.",
+    401: "Authentification requise.",
+    403: "Accès refusé.",
+    404: "Adresse inconnue.",
+    405: "Méthode non autorisée pour cette adresse.",
+    406: "Format de réponse non disponible.",
+    408: "Délai de la requête dépassé.",
+    411: "En-tête Content-Length requis.",
+    413: "Requête trop volumineuse.",
+    415: "Type de contenu non pris en charge.",
+    422: "Requête invalide.",
+    429: "Trop de requêtes : réessayez dans un instant.",
+}
 
 
 class AskRequest(BaseModel):
@@ -55,17 +83,29 @@ def create_app(services: Services, settings: Settings, authenticator: Authentica
         yield
         backend.close()
 
-    app = FastAPI(title="Assistant Autonomie — API", version="0.1.0", lifespan=lifespan,
-                  description="Questions sourcées, comparaison des pratiques territoriales, documents, avis.")
+    # /docs and /openapi.json are routes of their own below, behind authentication unless ui.public_docs.
+    app = FastAPI(title="Assistant Autonomie — API", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
+                  openapi_url=None, description="Questions sourcées, comparaison des pratiques territoriales, documents, avis.")
     app.state.backend = backend
     app.state.auth = auth
 
     def current_user(request: Request) -> User:
         try:
-            return auth.from_request(request.headers, request.client.host if request.client else None)
+            return auth.from_request(request.headers, peer_of(request))
         except AccessError as exc:
             headers = {"WWW-Authenticate": REALM} if exc.status == 401 and auth.mode == "gradio" else None
             raise _HTTPError(exc.status, exc.message, headers) from exc
+
+    def docs_access(request: Request) -> None:
+        if not settings.ui.public_docs:
+            current_user(request)
+
+    def metrics_access(request: Request) -> None:
+        token = settings.ui.metrics_token
+        if settings.ui.public_metrics or (token and hmac.compare_digest(
+                request.headers.get("authorization", "").encode(), f"Bearer {token}".encode())):
+            return
+        current_user(request)
 
     @app.exception_handler(RequestError)
     async def request_error(_: Request, exc: RequestError) -> JSONResponse:
@@ -74,6 +114,15 @@ def create_app(services: Services, settings: Settings, authenticator: Authentica
     @app.exception_handler(_HTTPError)
     async def http_error(_: Request, exc: _HTTPError) -> JSONResponse:
         return JSONResponse({"detail": exc.message}, status_code=exc.status, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": validation_message(exc.errors())}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def framework_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        message = STATUS_MESSAGES.get(exc.status_code, f"Erreur {exc.status_code}.")
+        return JSONResponse({"detail": message}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
     # --- questions ---------------------------------------------------------------------------------
     @app.post("/api/ask", response_model=AssistantResponse, tags=["assistant"])
@@ -137,11 +186,19 @@ def create_app(services: Services, settings: Settings, authenticator: Authentica
             raise RequestError(403, "Vous n'êtes pas autorisé(e) à téléverser des documents.")
         overrides = backend.upload_overrides(user, doc_type, territoire,
                                              [v.strip() for v in (visibilite or "").split(",")])
-        paths = [await run_in_threadpool(backend.save_upload, user, f.filename or "document", f.file) for f in files]
+        paths = []
+        try:
+            for f in files:
+                paths.append(await run_in_threadpool(backend.save_upload, user, f.filename or "document", f.file))
+        except RequestError:
+            backend.discard_uploads(paths)  # one refused file refuses the batch: nothing stored
+            raise
         job, future = backend.submit_ingestion(user, paths, overrides)
         if not attendre:
             return JSONResponse(job.as_dict(), status_code=202)
         await asyncio.wrap_future(future)
+        if job.state == "echec":
+            raise RequestError(422, job.error or "Échec de l'indexation.")
         return job.as_dict()
 
     @app.get("/api/uploads/{job_id}", tags=["documents"])
@@ -166,14 +223,39 @@ def create_app(services: Services, settings: Settings, authenticator: Authentica
 
     # --- operations --------------------------------------------------------------------------------
     @app.get("/health", tags=["exploitation"])
-    def health() -> JSONResponse:
-        """État du LLM, de Qdrant et de l'index ; 503 si Qdrant ne répond pas."""
-        report = backend.health()
+    def health(request: Request) -> JSONResponse:
+        """État du LLM, de Qdrant et de l'index ; 503 si Qdrant ne répond pas. Emplacements et erreurs
+        détaillés pour un utilisateur authentifié (modes gradio et header) seulement."""
+        try:
+            detailed = auth.mode != "none" and bool(auth.from_request(request.headers, peer_of(request)))
+        except AccessError:
+            detailed = False
+        report = backend.health(detailed=detailed)
         return JSONResponse(report, status_code=200 if report["qdrant"].get("ok") else 503)
 
-    @app.get("/metrics", tags=["exploitation"])
+    @app.get("/metrics", tags=["exploitation"], dependencies=[Depends(metrics_access)])
     def prometheus() -> Response:
+        """Métriques Prometheus (authentification, ou ui.metrics_token, ou ui.public_metrics)."""
         return Response(metrics.exposition(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    @app.get("/openapi.json", include_in_schema=False, dependencies=[Depends(docs_access)])
+    def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False, dependencies=[Depends(docs_access)])
+    def docs() -> Response:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="Assistant Autonomie — API")
+
+    # Unknown API addresses answer like the others (French JSON), not with the chat UI's pages.
+    @app.api_route("/api/{rest:path}", methods=HTTP_METHODS, include_in_schema=False)
+    @app.api_route("/v1/{rest:path}", methods=HTTP_METHODS, include_in_schema=False)
+    def unknown_address(request: Request, rest: str) -> None:
+        allowed = sorted({m for r in app.routes if isinstance(r, APIRoute) and r.endpoint is not unknown_address
+                          and r.path_regex.match(request.url.path) for m in r.methods})
+        if allowed:
+            raise _HTTPError(405, f"Méthode {request.method} non autorisée ici ; méthode(s) acceptée(s) : {', '.join(allowed)}.",
+                             {"Allow": ", ".join(allowed)})
+        raise _HTTPError(404, "Adresse inconnue de l'API (liste des adresses : /docs).")
 
     # --- chat UI -----------------------------------------------------------------------------------
     blocks = build_ui(backend, auth)
@@ -181,14 +263,138 @@ def create_app(services: Services, settings: Settings, authenticator: Authentica
     if auth.mode == "gradio":
         mount_auth = {"auth": auth.check_login, "auth_message": "Assistant Autonomie — connectez-vous avec votre compte."}
     elif auth.mode == "header":
-        mount_auth = {"auth_dependency": lambda request: auth.proxy_username(
-            request.headers, request.client.host if request.client else None)}
+        mount_auth = {"auth_dependency": lambda request: auth.proxy_username(request.headers, peer_of(request))}
     app = gr.mount_gradio_app(app, blocks, path="/", theme=THEME, css=CSS, head=HEAD, ssr_mode=False,
                               footer_links=[], max_file_size=int(settings.ui.max_upload_mb * 1_000_000),
                               server_name=settings.ui.host, server_port=settings.ui.port, **mount_auth)
     app.add_middleware(HtmlLangMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.ui.max_request_kb * 1024)
+    app.add_middleware(ClientAddressMiddleware, trusted_proxies=settings.ui.trusted_proxies)  # outermost
     return app
+
+
+def server_config(app: ASGIApp, settings: Settings) -> Any:
+    """uvicorn's configuration for ``autonomie serve`` (and the tests' real servers): no proxy-header
+    rewriting in uvicorn, so that the application sees the TCP peer (``ClientAddressMiddleware``)."""
+    import uvicorn
+
+    return uvicorn.Config(app, host=settings.ui.host, port=settings.ui.port, log_level="warning", proxy_headers=False,
+                          server_header=False, timeout_graceful_shutdown=5)
+
+
+class PersonalDataLogFilter(logging.Filter):
+    """Masks personal data (NIR, e-mail, phone…) in a log record's message and traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = mask_personal_data(message).text
+        if masked != message:
+            record.msg, record.args = masked, ()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = mask_personal_data(record.exc_text).text
+        return True
+
+
+def mask_logs() -> None:
+    """Every handler the process logs through (uvicorn's, Gradio's, the root's, the last resort) masks
+    personal data: a question or a comment quoted in an error never reaches a log file in clear."""
+    log_filter = PersonalDataLogFilter()
+    loggers = [logging.getLogger()] + [logging.getLogger(name) for name in list(logging.root.manager.loggerDict)]
+    handlers = {h for logger in loggers for h in getattr(logger, "handlers", [])} | {logging.lastResort}
+    for handler in handlers:
+        if handler is not None and not any(isinstance(f, PersonalDataLogFilter) for f in handler.filters):
+            handler.addFilter(log_filter)
+
+
+_IGNORED_LOCATIONS = {"body", "query", "path", "header", "form", "cookie"}
+_TYPE_NAMES = {"string": "texte attendu", "int": "nombre entier attendu", "float": "nombre attendu",
+               "bool": "booléen attendu (true ou false)", "list": "liste attendue", "dict": "objet JSON attendu",
+               "model": "objet JSON attendu"}
+
+
+def validation_message(errors: list[dict[str, Any]], limit: int = 5) -> str:
+    """Pydantic's errors as one French sentence, without the submitted values (never echoed back)."""
+    parts = []
+    for error in errors[:limit]:
+        kind = error.get("type", "")
+        if kind == "json_invalid":
+            parts.append("corps de la requête : JSON invalide")
+            continue
+        location = ".".join(str(x) for x in error.get("loc", ()) if x not in _IGNORED_LOCATIONS)
+        parts.append(f"{location or 'corps de la requête'} : {_french_error(kind, error.get('ctx') or {}, error.get('msg', ''))}")
+    more = f" (et {len(errors) - limit} autre(s) erreur(s))" if len(errors) > limit else ""
+    return "Requête invalide : " + " ; ".join(parts) + more + "."
+
+
+def _french_error(kind: str, ctx: dict[str, Any], message: str) -> str:
+    if kind == "missing":
+        return "champ obligatoire absent"
+    if kind == "string_too_long":
+        return f"{ctx.get('max_length')} caractères au plus"
+    if kind == "string_too_short":
+        return "ne doit pas être vide" if ctx.get("min_length") == 1 else f"{ctx.get('min_length')} caractères au moins"
+    if kind == "too_short":
+        return f"{ctx.get('min_length')} élément(s) au moins"
+    if kind == "too_long":
+        return f"{ctx.get('max_length')} élément(s) au plus"
+    if kind in ("literal_error", "enum"):
+        return f"valeur non autorisée (valeurs possibles : {str(ctx.get('expected', '')).replace(' or ', ' ou ')})"
+    if kind == "extra_forbidden":
+        return "champ inconnu"
+    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        sign = {"greater_than_equal": "≥", "greater_than": ">", "less_than_equal": "≤", "less_than": "<"}[kind]
+        return f"doit être {sign} {next(iter(ctx.values()), '')}"
+    if kind == "value_error":  # our own validators raise French messages
+        return message.removeprefix("Value error, ")
+    for prefix, expected in _TYPE_NAMES.items():
+        if kind.startswith(prefix + "_") or kind == prefix:
+            return expected
+    return "valeur invalide"
+
+
+class ClientAddressMiddleware:
+    """Records the TCP peer (``PEER_KEY``) before anything reads X-Forwarded-For, then lets uvicorn's
+    proxy-headers middleware take the client address and scheme from those headers only when the peer is
+    one of ``ui.trusted_proxies`` (addresses or CIDR networks).
+
+    An address already rewritten by an outer proxy-headers middleware (uvicorn's defaults: port 0 and an
+    X-Forwarded-For header) cannot be told from a forged one: the peer is then unknown (never trusted)."""
+
+    def __init__(self, app: ASGIApp, trusted_proxies: list[str]):
+        self.app = ProxyHeadersMiddleware(app, trusted_hosts=list(trusted_proxies))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            client = scope.get("client")
+            forwarded = any(name == b"x-forwarded-for" for name, _ in scope.get("headers", []))
+            scope[PEER_KEY] = None if not client or (client[1] == 0 and forwarded) else client[0]
+        await self.app(scope, receive, send)
+
+
+class BodyLimitMiddleware:
+    """API requests larger than ``ui.max_request_kb`` are refused (413) before being read; uploads have
+    their own limit (``ui.max_upload_mb`` per file)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(("/api", "/v1")) and scope["path"] != UPLOAD_PATH:
+            length = dict(scope.get("headers", [])).get(b"content-length")
+            try:
+                too_large = length is not None and int(length) > self.max_bytes
+            except ValueError:
+                await JSONResponse({"detail": "En-tête Content-Length invalide."}, status_code=400)(scope, receive, send)
+                return
+            if too_large:
+                message = f"Requête trop volumineuse ({self.max_bytes // 1024} Kio au plus)."
+                await JSONResponse({"detail": message}, status_code=413)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 class _HTTPError(Exception):

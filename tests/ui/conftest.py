@@ -16,11 +16,12 @@ import yaml
 from fastapi.testclient import TestClient
 
 from assistant.services import Services
+from assistant.settings import Settings
 from tests.conftest import make_settings
 from tests.ui.corpus import write_corpus
 from ui.auth import Authenticator, hash_api_key, hash_password
 from ui.backend import guard_store
-from ui.server import create_app
+from ui.server import create_app, server_config
 
 PASSWORDS = {"alice": "mot-de-passe-alice", "bruno": "mot-de-passe-bruno"}
 API_KEY = "aa-cle-de-test-alice"
@@ -53,11 +54,11 @@ def make_client(ui_index, tmp_path):
     settings, services = ui_index
     clients = []
 
-    def factory(**ui_changes) -> TestClient:
+    def factory(client_address: str = "testclient", **ui_changes) -> TestClient:
         ui = settings.ui.model_copy(update={"feedback_db": tmp_path / f"feedback-{len(clients)}.sqlite3",
                                             "upload_dir": tmp_path / "uploads", **ui_changes})
         app = create_app(services, settings.model_copy(update={"ui": ui}))
-        client = TestClient(app)
+        client = TestClient(app, client=(client_address, 50000))
         client.__enter__()
         clients.append(client)
         return client
@@ -65,6 +66,32 @@ def make_client(ui_index, tmp_path):
     yield factory
     for client in clients:
         client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def upload_client(tmp_path, embedder):
+    """``upload_client(**ui_settings)`` → a TestClient on an empty index of its own (uploads change it)."""
+
+    def factory(**ui_changes) -> TestClient:
+        settings = make_settings(tmp_path, llm={"base_url": f"http://127.0.0.1:{free_port()}/v1", "max_retries": 0})
+        settings = settings.model_copy(update={"ui": settings.ui.model_copy(update={
+            "feedback_db": tmp_path / "feedback.sqlite3", "upload_dir": tmp_path / "uploads", **ui_changes})})
+        services = Services(settings)
+        services.__dict__["embedder"] = embedder
+        guard_store(services)
+        made.append(services)
+        client = TestClient(create_app(services, settings))
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    made: list[Services] = []
+    clients: list[TestClient] = []
+    yield factory
+    for client in clients:
+        client.__exit__(None, None, None)
+    for services in made:
+        services.close()
 
 
 @pytest.fixture
@@ -85,10 +112,13 @@ def users_file(tmp_path) -> Path:
 
 
 @contextmanager
-def running_server(app) -> Iterator[str]:
-    """A real uvicorn server for ``app`` on 127.0.0.1 (free port) in a thread; yields its base URL."""
+def running_server(app, settings=None) -> Iterator[str]:
+    """A real uvicorn server for ``app`` on 127.0.0.1 (free port) in a thread, configured as ``autonomie
+    serve`` configures it; yields its base URL."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    base = settings or Settings()
+    config_settings = base.model_copy(update={"ui": base.ui.model_copy(update={"host": "127.0.0.1", "port": port})})
+    server = uvicorn.Server(server_config(app, config_settings))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 120  # a loaded 2-core machine can take long to import and bind
@@ -109,5 +139,5 @@ def live_server(ui_index, tmp_path):
     settings, services = ui_index
     ui = settings.ui.model_copy(update={"feedback_db": tmp_path / "feedback.sqlite3", "upload_dir": tmp_path / "uploads"})
     app_settings = settings.model_copy(update={"ui": ui})
-    with running_server(create_app(services, app_settings, Authenticator(app_settings))) as url:
+    with running_server(create_app(services, app_settings, Authenticator(app_settings)), app_settings) as url:
         yield url, app_settings

@@ -107,7 +107,7 @@ def test_documents_list_and_reading_order(client):
 
 
 def test_restricted_document_never_reaches_another_group(make_client):
-    client = make_client(auth="header", trusted_proxies=["testclient"])
+    client = make_client(auth="header", trusted_proxies=["192.0.2.10"], client_address="192.0.2.10")
     answers = {}
     for user, groups in (("bruno", "dep-13"), ("alice", "dep-59")):
         headers = proxy(user, groups)
@@ -154,9 +154,9 @@ def test_login_required_when_configured(make_client, users_file):
 
 
 def test_proxy_headers_trusted_only_from_the_proxy(make_client):
-    client = make_client(auth="header")  # trusted proxies: 127.0.0.1 and ::1, not the test client
+    client = make_client(auth="header", client_address="192.0.2.10")  # trusted proxies: 127.0.0.1 and ::1
     assert client.get("/api/documents", headers=proxy("alice", "dep-59")).status_code == 403
-    client = make_client(auth="header", trusted_proxies=["testclient"])
+    client = make_client(auth="header", trusted_proxies=["192.0.2.0/24"], client_address="192.0.2.10")
     assert client.get("/api/documents").status_code == 401
     assert client.get("/api/documents", headers=proxy("alice", "dep-59")).status_code == 200
 

@@ -10,7 +10,6 @@ from fastapi.testclient import TestClient
 from assistant.services import Services
 from tests.conftest import make_settings
 from tests.ui.conftest import free_port
-from ui.backend import guard_store
 from ui.server import create_app
 
 GUIDE = """# Guide de l'accueil de jour en Ille-et-Vilaine
@@ -20,30 +19,6 @@ GUIDE = """# Guide de l'accueil de jour en Ille-et-Vilaine
 En Ille-et-Vilaine, la participation journalière à l'accueil de jour des personnes âgées est plafonnée à vingt-deux euros.
 Le transport vers l'accueil de jour est pris en charge par le département.
 """
-
-
-@pytest.fixture
-def upload_client(tmp_path, embedder):
-    def factory(**ui_changes) -> TestClient:
-        settings = make_settings(tmp_path, llm={"base_url": f"http://127.0.0.1:{free_port()}/v1", "max_retries": 0})
-        settings = settings.model_copy(update={"ui": settings.ui.model_copy(update={
-            "feedback_db": tmp_path / "feedback.sqlite3", "upload_dir": tmp_path / "uploads", **ui_changes})})
-        services = Services(settings)
-        services.__dict__["embedder"] = embedder
-        guard_store(services)
-        made.append(services)
-        client = TestClient(create_app(services, settings))
-        client.__enter__()
-        clients.append(client)
-        return client
-
-    made: list[Services] = []
-    clients: list[TestClient] = []
-    yield factory
-    for client in clients:
-        client.__exit__(None, None, None)
-    for services in made:
-        services.close()
 
 
 def test_upload_is_indexed_and_answerable(upload_client, tmp_path):

@@ -10,7 +10,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-fast corpus ingest serve llm llm-stop bench bench-ingest bench-retrieval bench-answer bench-documents eval eval-check train-judge clean
+.PHONY: help install demo test test-fast corpus ingest serve llm llm-stop bench bench-ingest bench-retrieval bench-answer bench-documents bench-security eval eval-check train-judge clean
 
 help: ## Affiche cette aide
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
@@ -53,7 +53,7 @@ llm: install ## Installe et démarre le serveur LLM local (vLLM si GPU, sinon ll
 llm-stop: ## Arrête le serveur LLM local
 	$(BIN)/autonomie llm stop
 
-bench: bench-ingest bench-retrieval bench-answer bench-documents ## Tous les bancs d'essai (résultats dans bench/results/)
+bench: bench-ingest bench-retrieval bench-answer bench-documents bench-security ## Tous les bancs d'essai (résultats dans bench/results/)
 
 bench-ingest: install ## Banc d'ingestion → bench/results/ingest.{json,md}
 	$(BIN)/python -m bench.ingest
@@ -67,6 +67,9 @@ bench-answer: install ## Banc des réponses → bench/results/answer.{json,md}
 bench-documents: install ## Banc des documents réels (LibreOffice, 2 colonnes, scans OCR, pages web) → bench/results/documents.{json,md}
 	bash deploy/local/install-test-tools.sh
 	$(BIN)/python -m bench.documents
+
+bench-security: install ## Banc des instructions cachées (détection, faux positifs) → bench/results/security.{json,md}
+	$(BIN)/python -m bench.security
 
 EVAL_ARGS = $(if $(DATASET),--dataset $(DATASET)) $(if $(CORPUS),--corpus $(CORPUS)) $(if $(SEED),--seed $(SEED))
 GEN_LIMIT ?= 30

@@ -8,7 +8,6 @@ probabilities, the judge compares the question's answerability with the fitted t
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,16 +26,12 @@ from assistant.answering.sentences import content_terms, split_sentences
 from assistant.retrieval.retriever import Passage
 from assistant.text.french import terms
 from assistant.text.glossary import Glossary
-
-_INJECTION_RE = re.compile(
-    r"ignor\w*\s+(?:les|toutes?\s+les|tes|vos)?\s*(?:consignes|instructions|règles)|oublie\w*\s+(?:les|tes|vos)\s+(?:consignes|instructions)"
-    r"|tu\s+es\s+(?:désormais|maintenant)|system\s*prompt|ignore\s+(?:all|previous)\s+instructions",
-    re.IGNORECASE,
-)
+from assistant.text.injection import is_instruction
 
 
 def looks_like_injection(text: str) -> bool:
-    return bool(_INJECTION_RE.search(text))
+    """An instruction addressed to the assistant, planted in a document: never quoted nor sent to the LLM."""
+    return is_instruction(text)
 
 
 @dataclass

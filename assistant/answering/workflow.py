@@ -57,6 +57,7 @@ from assistant.answering.term_stats import TermStatistics
 from assistant.answering.territories import normalise_code
 from assistant.answering.verification import CitationVerifier
 from assistant.components.vector_store import SearchFilter
+from assistant.text.injection import WARNING as INJECTION_WARNING, is_instruction
 from assistant.retrieval.retriever import Passage, RetrievalResult
 from assistant.settings import AnswerSettings, LLMSettings
 
@@ -312,6 +313,8 @@ class AnswerWorkflow(Workflow):
         t0 = time.perf_counter()
         evidence = await asyncio.to_thread(self.stages.selector.run, response.standalone_question, ev.passages)
         response.timings["select"] = time.perf_counter() - t0
+        if any(is_instruction(f"{p.section_path}\n{p.text}") for p in ev.passages):
+            response.warnings.append(INJECTION_WARNING)  # those sentences were skipped: never quoted
         verdict = self.stages.judge.run(evidence)
         response.answerability = verdict.strength
         response.confidence = "faible" if not verdict.sufficient else "moyenne" if verdict.doubtful else "élevée"

@@ -26,7 +26,8 @@ NIR = "1 85 05 78 006 084 36"
 EMAIL = "jeanne.martin@exemple-perso.fr"
 PHONE = "06 12 34 56 78"
 PII_VALUES = (NIR, EMAIL, PHONE, NIR.replace(" ", ""), "0612345678")
-PII_RE = re.compile(rb"[12] ?\d{2} ?\d{2} ?\d{2} ?\d{3} ?\d{3} ?\d{2}|[\w.+-]+@exemple-perso\.fr|0\d(?:[ .]?\d{2}){4}")
+PII_RE = re.compile(rb"(?<![\d.])(?:[12] ?\d{2} ?\d{2} ?\d{2} ?\d{3} ?\d{3} ?\d{2}|0\d(?:[ .]?\d{2}){4})(?![\d.])"
+                    rb"|[\w.+-]+@exemple-perso\.fr")
 
 
 def pii_found(*paths: Path) -> list[str]:

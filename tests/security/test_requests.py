@@ -4,11 +4,11 @@ echoes what was sent, leaves nothing behind; uploads never reveal a server path.
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
 from assistant.answering.schema import Citation
+from tests.ui.conftest import finished_job
 from ui import render
 
 APA_QUESTION = "Quel est le délai de notification de la décision d'APA ?"
@@ -83,11 +83,7 @@ def test_failed_upload_in_the_background_says_echec(upload_client, tmp_path):
     r = client.post("/api/documents", data={"attendre": "false"},
                     files={"files": ("casse.pdf", b"%PDF-1.4\n%%EOF not really", "application/pdf")})
     assert r.status_code == 202
-    job_id = r.json()["id"]
-    deadline = time.monotonic() + 120
-    while (job := client.get(f"/api/uploads/{job_id}").json())["state"] not in ("termine", "echec"):
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
+    job = finished_job(client, r.json()["id"])
     assert job["state"] == "echec" and "casse.pdf" in job["error"]
     assert not [p for p in (tmp_path / "uploads").rglob("*") if p.is_file()]
 

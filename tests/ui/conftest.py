@@ -94,6 +94,15 @@ def upload_client(tmp_path, embedder):
         services.close()
 
 
+def finished_job(client: TestClient, job_id: str, timeout_s: float = 120) -> dict:
+    """Polls ``GET /api/uploads/{job_id}`` until the ingestion job ends; returns its last state."""
+    deadline = time.monotonic() + timeout_s
+    while (job := client.get(f"/api/uploads/{job_id}").json())["state"] not in ("termine", "echec"):
+        assert time.monotonic() < deadline, job
+        time.sleep(0.2)
+    return job
+
+
 @pytest.fixture
 def client(make_client) -> TestClient:
     return make_client()

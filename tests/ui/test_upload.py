@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
 
 import pytest
 from fastapi.testclient import TestClient
 
 from assistant.services import Services
 from tests.conftest import make_settings
-from tests.ui.conftest import free_port
+from tests.ui.conftest import finished_job, free_port
 from ui.server import create_app
 
 GUIDE = """# Guide de l'accueil de jour en Ille-et-Vilaine
@@ -50,11 +49,7 @@ def test_upload_progress_can_be_followed(upload_client):
     r = client.post("/api/documents", data={"attendre": "false"},
                     files={"files": ("guide.md", GUIDE.encode(), "text/markdown")})
     assert r.status_code == 202
-    job_id = r.json()["id"]
-    deadline = time.monotonic() + 120
-    while (job := client.get(f"/api/uploads/{job_id}").json())["state"] not in ("termine", "echec"):
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
+    job = finished_job(client, r.json()["id"])
     assert job["state"] == "termine" and job["files_done"] == 1 and job["written"] == job["to_write"] == 1
     assert client.get("/api/uploads/inconnu").status_code == 404
 

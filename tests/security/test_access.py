@@ -100,7 +100,10 @@ def test_user_behind_a_proxy_on_the_same_host_keeps_access(local_proxy_server):
     from gradio_client import Client
 
     chat = Client(f"{url}/", headers={**IDENTITY, "X-Forwarded-For": "203.0.113.5"}, verbose=False)
-    rows, _ = chat.predict(api_name="/refresh_documents")
+    try:
+        rows, _ = chat.predict(api_name="/refresh_documents")
+    finally:
+        chat.close()  # its heartbeat stream would hold the server's graceful shutdown
     assert rows["headers"][0] == "Titre"
     health = httpx.get(f"{url}/health", headers=IDENTITY).json()  # authenticated: the full report
     assert health["qdrant"]["location"].startswith(str(local_proxy_server.folder / "qdrant"))
@@ -112,4 +115,7 @@ def test_serve_exits_with_code_0_on_sigterm(local_proxy_server):
     assert local_proxy_server.process.poll() is None
     local_proxy_server.process.send_signal(signal.SIGTERM)
     assert local_proxy_server.process.wait(timeout=120) == 0, local_proxy_server.output()
-    assert "Traceback" not in local_proxy_server.output()
+    # A stream still open (a chat tab's heartbeat) is cancelled after the 5-second graceful period: uvicorn
+    # logs that cancellation, nothing else may fail.
+    output = local_proxy_server.output()
+    assert output.count("Traceback") == output.count("CancelledError: Task cancelled, timeout graceful shutdown exceeded"), output

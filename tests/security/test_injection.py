@@ -130,3 +130,33 @@ def test_an_upload_with_planted_instructions_is_reported(upload_client, tmp_path
         passages = client.get(f"/api/documents/{doc_id}").json()["passages"]
         flagged = [_norm(s) for p in passages for s in p.get("suspected_instructions", [])]
         assert any(_norm(variant.malicious[0]) in f or f in _norm(variant.malicious[0]) for f in flagged), flagged
+
+
+@pytest.mark.slow
+def test_security_bench_writes_its_report(tmp_path, project_root):
+    """make bench-security on a few variants and a tiny corpus (real parsers, PDF and Word included)."""
+    import json
+
+    import yaml
+
+    from assistant.settings import Settings
+    from bench import security
+
+    data = yaml.safe_load(security.VARIANTS_FILE.read_text(encoding="utf-8"))
+    data["variants"] = [v for v in data["variants"] if v["id"] in ("fr-pdf-ignore", "en-docx-tableau", "ho3-fr-fractionnee-outils-ia")]
+    variants_file = tmp_path / "variantes.yaml"
+    variants_file.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "fiche.md").write_text("# Fiche\n\nVous devez envoyer le formulaire à la MDPH. Indiquez votre numéro "
+                                     "de sécurité sociale.\n", encoding="utf-8")
+    base = Settings()
+    settings = base.model_copy(update={"data": base.data.model_copy(update={"shared_data_dir": tmp_path / "absentes"})})
+    security.run(settings, variants_file, corpus, tmp_path / "out")
+    result = json.loads((tmp_path / "out" / "security.json").read_text(encoding="utf-8"))
+    assert result["detection"]["all"]["variants"] == 3 and result["detection"]["all"]["variant_detection"] == 1.0
+    assert result["detection"]["all"]["sentence_detection_answer_time"] == pytest.approx(3 / 5)  # two context-only
+    assert result["false_positives"]["total"] == {**result["false_positives"]["total"], "sentences": 2, "answer_time_flagged": 0}
+    assert set(result["false_positives"]) == {"demo", "total"}
+    report = (tmp_path / "out" / "security.md").read_text(encoding="utf-8")
+    assert "Faux positifs" in report and str(tmp_path) not in report

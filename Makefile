@@ -10,7 +10,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-fast corpus ingest serve llm llm-stop bench bench-ingest bench-retrieval bench-answer bench-documents bench-security eval eval-check train-judge clean
+.PHONY: help install demo test test-fast corpus ingest serve llm llm-stop bench bench-ingest bench-retrieval bench-answer bench-documents bench-security bench-harmonisation eval eval-check train-judge clean
 
 help: ## Affiche cette aide
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
@@ -70,6 +70,9 @@ bench-documents: install ## Banc des documents réels (LibreOffice, 2 colonnes, 
 
 bench-security: install ## Banc des instructions cachées (détection, faux positifs) → bench/results/security.{json,md}
 	$(BIN)/python -m bench.security
+
+bench-harmonisation: install ## Banc de la matrice d'harmonisation (statuts, temps 12 × 101) → bench/results/harmonisation.{json,md}
+	$(BIN)/python -m bench.harmonisation
 
 EVAL_ARGS = $(if $(DATASET),--dataset $(DATASET)) $(if $(CORPUS),--corpus $(CORPUS)) $(if $(SEED),--seed $(SEED))
 GEN_LIMIT ?= 30

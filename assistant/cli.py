@@ -321,12 +321,14 @@ def _print_response(response) -> None:
 def _register_subcommands() -> None:
     from assistant.cli_llm import llm_app
 
+    from assistant.cli_harmonisation import harmoniser
     from assistant.cli_snapshot import snapshot_app
     from ui.cli import mot_de_passe, purge, serve
 
     app.command("serve", help="Lancer le serveur : chat Gradio sur / et API HTTP (/api/ask, /v1/chat/completions, /health, /metrics).")(serve)
     app.command("mot-de-passe")(mot_de_passe)
     app.command("purge")(purge)
+    app.command("harmoniser")(harmoniser)
 
     app.add_typer(llm_app, name="llm", help="Serveur LLM local (vLLM ou llama.cpp) : démarrer, arrêter, état.")
     app.add_typer(snapshot_app, name="snapshot", help="Sauvegarde et restauration de l'index Qdrant (instantanés).")

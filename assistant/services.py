@@ -50,6 +50,12 @@ class Services:
         return AssistantService(self.settings.answer, resolve_llm_settings(self.settings.llm), self.retriever,
                                 self.embedder, self.llm)
 
+    @cached_property
+    def harmonisation(self):
+        from assistant.harmonisation.service import HarmonisationService
+
+        return HarmonisationService(self.settings, self.assistant.stages)
+
     def ingestion_pipeline(self, on_batch=None):
         from indexing.pipeline import IngestionPipeline
 

@@ -228,6 +228,20 @@ class EvalSettings(BaseModel):
     judge_timeout_s: float = Field(120.0, gt=0)
 
 
+class HarmonisationSettings(BaseModel):
+    """The harmonisation matrix (``autonomie harmoniser``, UI tab « Harmonisation »): questions × territories."""
+
+    referentiel: Path = Field(Path("corpus/referentiel-pratiques.yaml"), description="The practice questions (YAML).")
+    runs_db: Path = Field(Path(".cache/harmonisation.sqlite3"), description="Stored matrix runs (SQLite).")
+    top_k: int = Field(4, ge=1, le=20, description="Passages retrieved per territory and question.")
+    candidates: int = Field(1, ge=1, le=10, description="Best passages whose sentences compete for the practice.")
+    min_similarity: float = Field(0.84, ge=0, le=1, description="Under this cosine of the question with the territory's "
+                                  "closest passage: « non trouvé ».")
+    compare: Literal["section", "sentences"] = Field("section", description="Compare the practice's whole section, "
+                                                     "or only its selected sentences, with the rule.")
+    sections: int = Field(1, ge=1, le=3, description="Sections of a territory compared (2: also the next best one).")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="AUTONOMIE_", env_nested_delimiter="__", extra="ignore")
 
@@ -245,6 +259,7 @@ class Settings(BaseSettings):
     access: AccessSettings = AccessSettings()
     ui: UISettings = UISettings()
     eval: EvalSettings = EvalSettings()
+    harmonisation: HarmonisationSettings = HarmonisationSettings()
 
     @field_validator("profiles", mode="before")
     @classmethod

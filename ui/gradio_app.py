@@ -1,4 +1,4 @@
-"""The chat UI (Gradio): « Poser une question », « Comparer les territoires », « Sources ».
+"""The chat UI (Gradio): « Poser une question », « Comparer les territoires », « Harmonisation », « Sources ».
 
 Every event resolves the caller from its Gradio request (login, proxy headers or local user), so the
 UI sees exactly what the API would show the same user.
@@ -18,6 +18,7 @@ from assistant.answering.territories import DEPARTEMENTS
 from ui.auth import AccessError, Authenticator, User, peer_of
 from ui.backend import DOC_TYPE_LABELS, Backend, RequestError
 from ui.feedback import REASON_LABELS, FeedbackIn
+from ui.harmonisation_tab import harmonisation_tab
 from ui import render
 
 STATIC = Path(__file__).parent / "static"
@@ -99,6 +100,8 @@ def build_ui(backend: Backend, auth: Authenticator) -> gr.Blocks:
                                                   elem_id="compare-territories")
                 compare_button = gr.Button("Comparer", variant="primary", elem_id="compare")
                 comparison = gr.HTML("", elem_id="comparison")
+
+            harmonisation_tab(backend, user_of)  # « Harmonisation » (ui/harmonisation_tab.py)
 
             # --- sources ------------------------------------------------------------------------------
             with gr.Tab("Sources", id="sources"):

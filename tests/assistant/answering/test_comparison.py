@@ -257,3 +257,157 @@ def test_llm_server_down_falls_back_to_the_rules(settings):
                                                    "connect_timeout_s": 1.0, "timeout_s": 2.0})
     result = PracticeComparator(LLMClient(llm_settings)).judge(NATIONAL, PRACTICE)
     assert (result.status, result.source) == ("contraire", "regles") and "LLMUnavailableError" in result.error
+
+
+# --- wording the rules were not written for -------------------------------------------------------------
+def test_numbers_in_words_fractions_and_units_every_way():
+    by_text = {q.text: q for q in extract_quantities(
+        "Réponse sous soixante jours ; aide égale à la moitié du plafond ; 22,80 euros de l'heure ; deux journées "
+        "hebdomadaires ; un mois et demi ; 15 j ; quarante-cinq jours ; 300 € mensuels.")}
+    assert by_text["soixante jours"].value == 60
+    assert (by_text["la moitié"].kind, by_text["la moitié"].value) == ("pourcentage", 50)
+    assert (by_text["22,80 euros de l'heure"].kind, by_text["22,80 euros de l'heure"].base) == ("montant", "heure")
+    assert (by_text["deux journées hebdomadaires"].kind, by_text["deux journées hebdomadaires"].base) == ("frequence", "semaine")
+    assert by_text["un mois et demi"].value == 45
+    assert by_text["15 j"].value == 15 and by_text["quarante-cinq jours"].value == 45
+    assert by_text["300 € mensuels"].base == "mois"
+
+
+def test_ranges_compare_their_least_favourable_bound():
+    [q] = extract_quantities("La visite a lieu entre 10 et 20 jours après le dépôt.")
+    assert (q.value, q.low) == (20, 10)
+    national = "La visite a lieu dans un délai de 15 jours à compter du dépôt."
+    assert compare_practice(national, "La visite a lieu dans un délai de 10 à 20 jours à compter du dépôt.")[0] == "contraire"
+    assert compare_practice(national, "La visite a lieu dans un délai de 8 à 12 jours à compter du dépôt.")[0] == "divergent"
+
+
+@pytest.mark.parametrize("national, practice, expected", [
+    # restated in words and other units
+    ("Le président notifie sa décision dans un délai de 2 mois à compter du dossier complet ; à défaut, l'APA est "
+     "accordée à titre provisoire pour 50 % du plafond du GIR 1.",
+     "Nous vous répondons au plus tard soixante jours après que votre dossier est complet. Passé ce délai, vous "
+     "percevez une aide provisoire égale à la moitié du plafond du GIR 1.", "conforme"),
+    # quicker than the rule, in weeks
+    ("La décision est prise dans un délai de 15 jours.", "La décision est prise en une semaine au plus.", "divergent"),
+    # slower than the rule, in words
+    ("La décision est prise dans un délai de 15 jours.", "La décision est prise dans un délai de trois semaines.", "contraire"),
+    # a tariff under the national floor, written "euros de l'heure"
+    ("Ce tarif ne peut être inférieur au tarif plancher national, fixé à 23,50 € par heure.",
+     "Les heures prestataires sont valorisées à 22,80 euros de l'heure.", "contraire"),
+])
+def test_figures_written_differently(national, practice, expected):
+    status, note = compare_practice(national, practice)
+    assert status == expected, note
+
+
+def test_payment_schedule_less_frequent_than_monthly_is_contraire():
+    national = "L'APA à domicile est versée mensuellement au bénéficiaire."
+    status, note = compare_practice(national, "L'allocation vous est versée une fois par trimestre, à terme échu.")
+    assert status == "contraire" and "trimestre" in note
+    assert compare_practice(national, "L'allocation est versée chaque mois au bénéficiaire.")[0] == "conforme"
+    # a local payment day on a point the national text leaves open: a local choice
+    assert compare_practice(national, "L'APA est versée mensuellement, le 5 de chaque mois.")[0] == "divergent"
+
+
+def test_local_control_frequency_is_divergent():
+    national = "Les services procèdent à des contrôles d'effectivité par échantillonnage."
+    status, note = compare_practice(national, "Un contrôle semestriel porte sur les bulletins de salaire.", topic="Contrôle d'effectivité")
+    assert status == "divergent" and "semestriel" in note
+
+
+@pytest.mark.parametrize("practice", [
+    "Le Département prend aussi à sa charge deux nuits par an d'hébergement temporaire pour chaque aidant.",
+    "Le Département met à votre disposition son propre service de téléassistance, « Veille 44 ».",
+    "L'installation et l'abonnement sont gratuits pour les bénéficiaires de l'APA.",
+    "En outre, chaque bénéficiaire en emploi direct reçoit une fois par an la visite d'un contrôleur du Département.",
+])
+def test_services_funding_or_controls_added_on_top_are_divergent_not_conforme(practice):
+    national = "La téléassistance et le répit peuvent être financés par le plan d'aide ; contrôles par échantillonnage."
+    status, note = compare_practice(national, practice)
+    assert status == "divergent", note
+
+
+def test_extra_funding_is_not_read_as_a_lower_national_amount():
+    national = "Le plan d'aide peut être majoré, au-delà du plafond, d'un montant annuel d'environ 580 € pour le répit."
+    practice = ("Le module répit d'environ 580 € par an s'applique. Le Département y ajoute un fonds de répit de 300 € par "
+                "an et par aidant.")
+    status, note = compare_practice(national, practice, topic="Répit des proches aidants")
+    assert status == "divergent", note
+
+
+def test_mandatory_home_visit_done_remotely_is_contraire():
+    national = ("L'évaluation donne lieu à une visite à domicile obligatoire. La visite ne peut être remplacée par un "
+                "entretien téléphonique.")
+    status, note = compare_practice(national, "Pour un renouvellement, l'entretien d'évaluation se tient en visioconférence, "
+                                              "sans déplacement à votre domicile.")
+    assert status == "contraire" and "distance" in note
+    # a phone call that prepares the visit does not replace it
+    assert compare_practice(national, "La visite à domicile est obligatoire. Un échange téléphonique peut préparer la "
+                                      "visite, mais ne la remplace pas.")[0] == "conforme"
+
+
+def test_piece_added_to_a_closed_national_list():
+    national = ("Le dossier comprend le formulaire, une pièce d'identité, l'avis d'imposition et un RIB. Aucune autre pièce "
+                "ne peut être exigée.")
+    status, note = compare_practice(national, "Une attestation de votre médecin traitant doit également accompagner la "
+                                              "demande : sans elle, votre dossier reste incomplet.")
+    assert status == "contraire" and "limitative" in note
+    # an optional extra piece: a local addition, not a contradiction
+    assert compare_practice(national, "En plus, le demandeur est invité à joindre un justificatif de domicile ; son absence "
+                                      "ne rend pas le dossier incomplet.")[0] == "divergent"
+    assert compare_practice(national, "La demande doit être accompagnée d'une pièce d'identité, de l'avis d'imposition et "
+                                      "d'un RIB.")[0] == "conforme"
+
+
+def test_exception_added_to_an_unconditional_obligation_is_contraire():
+    national = "La visite à domicile est obligatoire pour toute demande d'APA."
+    status, note = compare_practice(national, "La visite à domicile est obligatoire, sauf pour les renouvellements des "
+                                              "personnes en GIR 4.")
+    assert status == "contraire" and "exception" in note
+
+
+def test_exclusion_written_as_a_verb_and_a_local_cumulation():
+    national = ("L'APA exclut le versement simultané de l'aide ménagère (aide sociale départementale ou caisse de retraite), "
+                "de la majoration pour tierce personne et de la PCH.")
+    assert compare_practice(national, "L'APA peut être cumulée avec l'aide ménagère servie par la caisse de retraite.")[0] == "contraire"
+    assert compare_practice(national, "Vous ne pouvez pas percevoir en même temps l'APA et la PCH, ni l'aide ménagère de "
+                                      "votre caisse de retraite.")[0] == "conforme"
+
+
+def test_other_appeal_authority_is_contraire_unless_the_mandatory_appeal_is_kept():
+    national = ("Le demandeur forme un recours administratif préalable obligatoire (RAPO) auprès du président du conseil "
+                "départemental dans un délai de 2 mois.")
+    assert compare_practice(national, "La décision peut être contestée dans les deux mois devant la commission "
+                                      "départementale d'aide sociale.")[0] == "contraire"
+    assert compare_practice(national, "Le RAPO, adressé au président dans les deux mois, est examiné par une commission "
+                                      "interne de recours.")[0] == "divergent"
+
+
+def test_a_figure_of_another_article_is_not_compared():
+    national = "Toute décision peut faire l'objet d'un recours administratif préalable dans un délai de 2 mois."
+    practice = ("Vous avez deux mois pour adresser un recours administratif préalable au président. Pour mémoire, votre "
+                "demande de révision est traitée sous trois mois.")
+    status, note = compare_practice(national, practice, topic="Recours contre une décision")
+    assert status == "conforme", note
+
+
+def test_reason_states_the_values_compared():
+    from assistant.answering.comparison import assess
+
+    result = assess("La décision est notifiée dans un délai de deux mois.", "La décision est notifiée dans un délai de 45 jours.")
+    assert result.status == "divergent" and result.reason.startswith("45 jours contre deux mois")
+    assert assess("Le délai est de deux mois.", "Le délai est de 2 mois.").reason == "mêmes valeurs : 2 mois"
+
+
+def test_llm_prompt_names_the_point_compared_and_the_schema(settings, stub):
+    stub.script(completion(json.dumps({"statut": "divergent", "justification": "45 jours contre 2 mois : délai plus court."})))
+    comparator = _comparator(settings, stub, supports_json_schema=True)
+    result = comparator.judge(NATIONAL, "Le département statue en 45 jours.", question="Délai de décision de l'APA ?")
+    assert (result.status, result.source, result.reason) == ("divergent", "llm", "45 jours contre 2 mois : délai plus court.")
+    request = stub.requests[0]
+    schema = request["response_format"]["json_schema"]["schema"]
+    assert schema["properties"]["statut"]["enum"] == ["conforme", "divergent", "contraire", "non_trouve"]
+    assert set(schema["required"]) == {"statut", "justification"}
+    user = request["messages"][1]["content"]
+    assert user.startswith("Point comparé : Délai de décision de l'APA ?")
+    assert "jamais « conforme »" in request["messages"][0]["content"]  # a permitted local extra is divergent

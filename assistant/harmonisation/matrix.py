@@ -192,7 +192,6 @@ class MatrixBuilder:
         self.retriever.embedder = memo
         self.selector = copy.copy(stages.selector)
         self.selector.embedder = memo
-        self.selector.max_passages = self.options.candidates
         self.comparator = comparator or stages.comparator
 
     # --- what the caller may see ------------------------------------------------------------------
@@ -280,7 +279,7 @@ class MatrixBuilder:
         nearest = self._search(question, base)
         pinned = bool(passages)
         passages = passages or nearest[: self.options.candidates]
-        evidence = self.selector.run(query, "", passages) if passages else None
+        evidence = self.selector.run(query, passages) if passages else None
         where = " › ".join(x for x in (reference.doc_id, reference.section) if x)
         context = " ".join(p.text for p in [*pinned_doc, *nearest])
         documents = {p.doc_id for p in [*passages, *nearest]}
@@ -313,7 +312,7 @@ class MatrixBuilder:
         nearest = self.store.query_hybrid(vector, None, limit=self.options.top_k, prefetch_k=self.options.top_k,
                                           search_filter=flt)
         similarity = max((p.score for p in nearest), default=0.0)
-        evidence = (self.selector.run(question.question, "", passages[: self.options.candidates])
+        evidence = (self.selector.run(question.question, passages[: self.options.candidates])
                     if self.options.candidates > 1 else None)
         return Gathered(passages, evidence, similarity)
 
@@ -361,9 +360,9 @@ class MatrixBuilder:
                 score += 0.2 * bool(_SIGNAL_RE.search(sentence))
                 scored.append((score, index, position, sentence))
         best = sorted(scored, key=lambda x: -x[0])[: self.options.max_quote_sentences]
-        chosen = [SelectedSentence(i, text, score, similarity) for score, i, _, text in sorted(best, key=lambda x: (x[1], x[2]))
-                  if score > 0]
-        return Evidence(similarity, 0.0, chosen)
+        chosen = [SelectedSentence(i, text, score, similarity, position)
+                  for score, i, position, text in sorted(best, key=lambda x: (x[1], x[2])) if score > 0]
+        return Evidence(similarity, chosen, similarity=similarity)
 
     # --- documents read ---------------------------------------------------------------------------
     def document_hashes(self, doc_ids: Iterable[str], groups: Iterable[str] = ()) -> dict[str, str]:

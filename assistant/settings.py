@@ -240,6 +240,9 @@ class HarmonisationSettings(BaseModel):
     compare: Literal["section", "sentences"] = Field("section", description="Compare the practice's whole section, "
                                                      "or only its selected sentences, with the rule.")
     sections: int = Field(1, ge=1, le=3, description="Sections of a territory compared (2: also the next best one).")
+    heading_weight: float = Field(0.2, ge=0, description="Weight of the row's words in a passage's heading when ranking.")
+    min_question_coverage: float = Field(0.3, ge=0, le=1, description="A section without the label's words and under "
+                                         "this share of the question's words is « non trouvé ».")
 
 
 class Settings(BaseSettings):

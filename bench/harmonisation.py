@@ -51,6 +51,7 @@ HELD_OUT_DIR = Path(__file__).resolve().parent / "data" / "harmonisation"
 STATUSES = ("conforme", "divergent", "contraire", "non_trouve")
 GRID = {
     "candidates": (1, 2),
+    "heading_weight": (0.0, 0.2),
     "min_similarity": (0.80, 0.84, 0.86, 0.88),
     "compare": ("section", "sentences"),
     "sections": (1, 2),
@@ -110,27 +111,29 @@ def option_sets() -> list[dict[str, Any]]:
 
 def evaluate_grid(stages: Any, referentiel: Any, codes: list[str], groups: tuple[str, ...]) -> dict[str, dict]:
     """Predicted cells for every option set: {option key: {(question, territory): MatrixCell}}. Retrieval and
-    selection run once per number of candidate passages; the threshold and the compared text are applied to them."""
+    selection run once per (candidate passages, heading weight); thresholds and the compared text are applied to them."""
     from assistant.harmonisation.matrix import MatrixBuilder, MatrixOptions
 
     results: dict[str, dict] = {}
     questions = {q.id: q for q in referentiel.questions}
-    for candidates in GRID["candidates"]:
-        builder = MatrixBuilder(stages, MatrixOptions(candidates=candidates))
+    for candidates, heading_weight in itertools.product(GRID["candidates"], GRID["heading_weight"]):
+        builder = MatrixBuilder(stages, MatrixOptions(candidates=candidates, heading_weight=heading_weight))
         started = time.perf_counter()
         nationals = {q.id: builder.national(q, groups) for q in referentiel.questions}
         gathered = {(q.id, code): builder.gather(q, code, groups) for q in referentiel.questions for code in codes}
-        print(f"  recherche ({candidates} passage(s) candidat(s)) : {time.perf_counter() - started:.0f} s", flush=True)
+        print(f"  recherche ({candidates} passage(s) candidat(s), titres {heading_weight}) : {time.perf_counter() - started:.0f} s",
+              flush=True)
         for min_similarity, compare, sections in itertools.product(GRID["min_similarity"], GRID["compare"], GRID["sections"]):
-            options = MatrixOptions(candidates=candidates, min_similarity=min_similarity, compare=compare, sections=sections)
+            options = MatrixOptions(candidates=candidates, heading_weight=heading_weight, min_similarity=min_similarity,
+                                    compare=compare, sections=sections)
             results[option_key(options)] = {k: builder.decide(questions[k[0]], k[1], g, nationals[k[0]], options=options)
                                             for k, g in gathered.items()}
     return results
 
 
 def option_key(options: Any) -> str:
-    return (f"candidats={options.candidates}, similarité≥{options.min_similarity:.2f}, comparer={options.compare}, "
-            f"sections={options.sections}")
+    return (f"candidats={options.candidates}, titres={options.heading_weight:g}, similarité≥{options.min_similarity:.2f}, "
+            f"comparer={options.compare}, sections={options.sections}")
 
 
 def choose(results: dict[str, dict], truth: dict, territories: set[str], default: str) -> str:

@@ -420,10 +420,15 @@ def _subject_at(folded: str, position: int, end: int | None = None) -> frozenset
     """What the figure at ``position`` is about: the concepts of its clause up to a few words after it (the
     subject comes before a figure, "à compter de…" right after; the clause's tail is often another matter),
     plus "+" when the clause adds to the rule."""
-    start = max((i.end() for i in re.finditer(r"[.!?\n;:]", folded[:position])), default=0)
+    start = max((i.end() for i in re.finditer(r"[.!?\n;]", folded[:position])), default=0)
     clause = _clause_at(folded, position)
-    stop = min(start + len(clause), (end if end is not None else position) + 80)
-    found = concepts(folded[start:stop])
+    stop = min(position + len(clause), (end if end is not None else position) + 80)
+    stop = min(stop, next((m.start() for m in re.finditer(r"[.!?\n;]", folded[position:stop])), stop - position) + position)
+    window = folded[start:stop]
+    here = position - start
+    # A parenthesis gives examples ("retour d'hospitalisation…"), not the figure's subject — unless it holds the figure.
+    window = re.sub(r"\([^()]*\)", lambda m: m.group(0) if m.start() <= here < m.end() else " ", window)
+    found = concepts(window)
     return found | {"+"} if _ADDITIVE_RE.search(clause) else found
 
 
@@ -459,7 +464,8 @@ _OBLIGATION_RE = re.compile(
 _PERMISSION_RE = re.compile(
     r"\b(?:peut|peuvent|pourra|pourront)\b|\bpossible\w*|\bautoris\w*|\bderogat\w*|\bsauf\b|\ba titre exceptionnel|\bpar exception")
 _REMOVAL_RE = re.compile(r"\bsans\s+(?:(?:le|la|les|l'|aucun\w*)\s*)?(?P<obj>[\w'-]+(?:\s+[\w'-]+){0,2})")
-_RESTRICT_RE = re.compile(r"\b(?:reserve\w*|uniquement|seulement|exclusivement|limite\w*\s+aux?|ne\s+[\w']+\s+qu'aux?)\b")
+_RESTRICT_RE = re.compile(r"\b(?:reserve\w*|uniquement|seulement|exclusivement|limite\w*\s+aux?|ne\s+[\w']+\s+qu'aux?"
+                          r"|ouvert\w*\s+aux?|accessible\w*\s+aux?|destine\w*\s+aux?)\b")
 _GIR_RE = re.compile(r"\bgir\)?\s+(?P<levels>[1-6](?:\s*(?:,|ou|et|a|-)\s*[1-6])*)")
 _NEGATED_RE = re.compile(r"\bsans\b|\bne\b|\bn'|\bni\b|\baucun\w*|\bpas\b")
 _STOP_OBJECT = {"de", "du", "des", "d", "a", "au", "aux", "pour", "par", "en", "dans", "sur", "avec", "ni", "ou", "et"}
@@ -803,7 +809,8 @@ _IN_PERSON_RE = re.compile(r"\bvisite\w*\s+(?:a|au)\s+domicile\b[^.;]{0,60}\bobl
                            r"|\bse rend\w*\s+obligatoirement\s+au domicile|\bne\s+peut\s+etre\s+remplace\w*\s+par\s+un\s+entretien"
                            r"\s+telephonique")
 _REMOTE_RE = re.compile(r"\b(?:visioconference|videoconference|visio|telephon\w*|a distance|sur pieces|sans deplacement"
-                        r"|sans (?:se )?rendre|sans visite|par courrier|par questionnaire|questionnaire\s+(?:ecrit|en ligne))\b")
+                        r"|sans (?:se )?rendre|sans visite|par courrier|par questionnaire|questionnaire\s+(?:ecrit|en ligne)"
+                        r"|dans (?:les|nos|ses) locaux|au siege|en agence|a l'agence|au bureau|en permanence|au guichet)\b")
 _ASSESSMENT_RE = re.compile(r"\b(?:evaluat\w*|entretien|visite|bilan|reevaluat\w*|renouvel\w*|revision)\b")
 _REMOTE_DENIED_RE = re.compile(r"\bne\s+(?:la|le|l')?\s*remplace|\bne\s+peut|\bjamais\b|\bprepar\w*|\bconfirm\w*|\bfix\w*\s+par\s+telephone"
                                r"|\bsans\s+substitution|\bn'est\s+pas\s+possible|\bexclu\w*|\binterdit\w*|\bprendre rendez-vous")
@@ -816,8 +823,9 @@ def _remote_assessment(practice: str, national_text: str) -> list[Finding]:
         folded = fold(clause)
         remote = _REMOTE_RE.search(folded)
         if remote and _ASSESSMENT_RE.search(folded) and not _REMOTE_DENIED_RE.search(folded):
-            return [Finding("contraire", f"évaluation à distance alors que la règle nationale impose la visite à domicile : "
-                                         f"{_quote(clause)}", f"évaluation à distance ({remote.group(0)}) au lieu de la visite")]
+            return [Finding("contraire", f"évaluation à distance ou hors du domicile alors que la règle nationale impose la "
+                                         f"visite à domicile : {_quote(clause)}",
+                            f"évaluation « {remote.group(0)} » au lieu de la visite à domicile")]
     return []
 
 
@@ -864,6 +872,17 @@ def _authorities(text: str) -> set[str]:
         if _APPEAL_RE.search(folded):
             found |= {name for name, pattern in _AUTHORITIES.items() if re.search(pattern, folded)}
     return found
+
+
+def _extra_appeal_body(practice: str, national_context: str) -> list[Finding]:
+    """A local appeal or mediation body the national texts never name, next to the national route: an
+    additional route (``divergent``)."""
+    national, local = _authorities(national_context), _authorities(practice)
+    extra = local - national
+    if national & local and extra:
+        return [Finding("divergent", f"voie de recours ou de médiation locale en plus de la voie nationale : {', '.join(sorted(extra))}",
+                        f"{', '.join(sorted(extra))} en plus de la voie nationale")]
+    return []
 
 
 def _appeal_authority(practice: str, national_text: str) -> list[Finding]:
@@ -961,6 +980,7 @@ def findings(national: str, practice: str, national_context: str = "", topic: st
     out += _remote_assessment(practice, national)
     out += _closed_list(practice, national, national_terms)
     out += _appeal_authority(practice, national)
+    out += _extra_appeal_body(practice, context)
     out += _added_exception(nat_statements, loc_statements, national)
     out += _local_cues(practice, context, national_terms)
     return out

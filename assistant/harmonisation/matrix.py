@@ -49,7 +49,7 @@ from assistant.answering.territories import name_of
 from assistant.components.vector_store import QdrantStore, ScoredPoint, SearchFilter
 from assistant.harmonisation.referentiel import PracticeQuestion, Referentiel
 from assistant.retrieval.retriever import Passage
-from assistant.text.french import fold
+from assistant.text.french import fold, terms
 
 STATUS_ORDER: tuple[str, ...] = ("conforme", "divergent", "contraire", "non_trouve")
 STATUS_LABELS = {"conforme": "Conforme", "divergent": "Divergent", "contraire": "Contraire", "non_trouve": "Non trouvé"}
@@ -143,8 +143,10 @@ class MatrixOptions:
     sentences quoted by their words; more runs the sentence selector over that many passages (one embedding
     per cell) and keeps the section of the best sentence. ``compare``: ``section`` compares the whole
     section with the rule, ``sentences`` only the selected sentences. ``sections``: with 2, the next best
-    section of the territory is compared too (a practice split over two articles). ``min_similarity``:
-    under this best-sentence cosine the cell is « non trouvé »."""
+    section of the territory is compared too (a practice split over two articles). ``heading_weight``: how much
+    the row's words in a passage's own heading add to its fused rank score. « Non trouvé »: under
+    ``min_similarity`` (cosine of the question with the territory's closest passage), or when the chosen
+    section holds none of the label's words and under ``min_question_coverage`` of the question's (IDF-weighted)."""
 
     top_k: int = 4
     candidates: int = 1
@@ -152,11 +154,14 @@ class MatrixOptions:
     compare: Literal["section", "sentences"] = "section"
     sections: int = 1
     max_quote_sentences: int = 3
+    heading_weight: float = 0.2
+    min_question_coverage: float = 0.3
 
     @classmethod
     def from_settings(cls, settings: Any) -> "MatrixOptions":
         return cls(top_k=settings.top_k, candidates=settings.candidates, min_similarity=settings.min_similarity,
-                   compare=settings.compare, sections=settings.sections)
+                   compare=settings.compare, sections=settings.sections, heading_weight=settings.heading_weight,
+                   min_question_coverage=settings.min_question_coverage)
 
 
 class _QueryMemo:
@@ -252,14 +257,26 @@ class MatrixBuilder:
         return question.question, question.label
 
     def _search(self, question: PracticeQuestion, search_filter: SearchFilter) -> list[Passage]:
-        """Passages of the label search and of the question search, fused by reciprocal rank."""
+        """Passages of the question search and of the label search, fused by reciprocal rank, plus
+        ``heading_weight`` × the share (IDF-weighted) of the row's words in each passage's own heading."""
         scores: dict[str, float] = {}
         kept: dict[str, Passage] = {}
         for text in self.queries(question):
             for rank, passage in enumerate(self.retriever.run(text, search_filter, top_k=self.options.top_k).passages):
                 scores[passage.point_id] = scores.get(passage.point_id, 0.0) + 1.0 / (_RRF_K + rank)
                 kept.setdefault(passage.point_id, passage)
+        if self.options.heading_weight:
+            row_words = content_terms(question.label) | content_terms(question.question)
+            for pid, passage in kept.items():
+                heading = passage.section_path.split("›")[-1]
+                scores[pid] += self.options.heading_weight * self._coverage(row_words, heading)
         return [kept[pid] for pid in sorted(scores, key=lambda pid: -scores[pid])]
+
+    def _coverage(self, words: set[str], text: str) -> float:
+        """IDF-weighted share of ``words`` (content terms) found in ``text``."""
+        weights = self.stages.term_stats.idf_weights(words)
+        total = sum(weights.values())
+        return sum(weights[w] for w in words & set(terms(text))) / total if total else 0.0
 
     def national(self, question: PracticeQuestion, groups: tuple[str, ...] = (),
                  warnings: list[str] | None = None) -> "NationalSide":
@@ -329,7 +346,10 @@ class MatrixBuilder:
             section = [p for p in passages if (p.doc_id, p.section_path) == (passages[0].doc_id, passages[0].section_path)]
             evidence = self._quote(question, passages, section, gathered.similarity)
             similarity = gathered.similarity
-        if not passages or not evidence.sentences or similarity < options.min_similarity:
+        where = " ".join(f"{p.title} {p.section_path} {p.text}" for p in section) if passages else ""
+        off_topic = (bool(passages) and self._coverage(content_terms(question.label), where) == 0
+                     and self._coverage(content_terms(question.question), where) < options.min_question_coverage)
+        if not passages or not evidence.sentences or similarity < options.min_similarity or off_topic:
             result = self.comparator.judge(national.sentences, "", use_llm=False)
             return MatrixCell(question_id=question.id, territory=code, status="non_trouve", reason=result.reason,
                               note=result.note, quote=NOT_FOUND_QUOTE)

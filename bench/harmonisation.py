@@ -73,6 +73,15 @@ def held_out_truth(folder: Path = HELD_OUT_DIR) -> dict[tuple[str, str], dict[st
     return truth
 
 
+def held_out_roles(folder: Path = HELD_OUT_DIR) -> dict[str, str]:
+    """Each test département's role towards the rules (development or never seen), from its ``attendu.yaml``."""
+    roles = {}
+    for path in sorted(folder.glob("*/attendu.yaml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        roles[str(data["territory"])] = data.get("role", "")
+    return roles
+
+
 # --- scoring --------------------------------------------------------------------------------------------
 def score(predicted: dict[tuple[str, str], Any], truth: dict[tuple[str, str], dict[str, Any]]) -> dict[str, Any]:
     """Accuracy, per-status precision/recall, confusion, gaps flagged, citation checks of ``predicted`` cells."""
@@ -297,7 +306,7 @@ def main(argv: list[str] | None = None) -> None:
                        "shipped_options": default, "grid_seconds": round(grid_seconds, 1)},
         "leave_one_territory_out": {"folds": loto["folds"], "overall": loto["overall"]},
         "shipped_options_on_demo": score({k: c for k, c in results[default].items() if k[1] in demo_codes}, demo),
-        "held_out": {"options": chosen_all, **score(held_cells, held),
+        "held_out": {"options": chosen_all, **score(held_cells, held), "roles": held_out_roles(),
                      "per_territory": {code: score({k: c for k, c in held_cells.items() if k[1] == code},
                                                    {k: v for k, v in held.items() if k[1] == code}) for code in held_codes}},
         "errors": {"loto": _errors(loto["cells"], demo), "held_out": _errors(held_cells, held)},
@@ -331,11 +340,12 @@ def markdown(data: dict[str, Any]) -> str:
               f"{fmt(overall['cites_own_territory'])} ; section attendue citée {fmt(overall['gold_section_cited'])}.", "",
               md_table(["Statut", "Attendus", "Prédits", "Rappel", "Précision"],
                        [[s, v["expected"], v["predicted"], v["recall"], v["precision"]] for s, v in overall["per_status"].items()]),
-              "", "## Départements de test (jamais vus par les réglages ni par le corpus de démonstration)", "",
+              "", "## Départements de test (hors corpus de démonstration, jamais vus par les réglages)", "",
               f"Réglages choisis sur les cinq territoires de démonstration : {held['options']}.", "",
-              md_table(["Département", "Exactitude", "Écarts signalés", "Rappel « contraire »", "Cite son territoire"],
-                       [[code, v["accuracy"], v["gaps_flagged"], v["per_status"]["contraire"]["recall"], v["cites_own_territory"]]
-                        for code, v in held["per_territory"].items()]),
+              md_table(["Département", "Rôle vis-à-vis des règles", "Exactitude", "Écarts signalés", "Rappel « contraire »",
+                        "Cite son territoire"],
+                       [[code, held["roles"].get(code, ""), v["accuracy"], v["gaps_flagged"], v["per_status"]["contraire"]["recall"],
+                         v["cites_own_territory"]] for code, v in held["per_territory"].items()]),
               "", "## Erreurs", ""]
     errors = data["errors"]["loto"] + data["errors"]["held_out"]
     lines += [md_table(["Question", "Territoire", "Attendu", "Obtenu", "Raison"],

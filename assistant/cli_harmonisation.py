@@ -64,11 +64,8 @@ def harmoniser(
         return
     try:
         if execution is not None:
-            matrix = store.get(execution)
-            if not set(matrix.groups) <= set(groups):
-                raise ValueError(f"L'exécution n° {execution} a été faite avec des droits de lecture plus larges "
-                                 f"({', '.join(matrix.groups)}).")
-            changes = diff(store.get(depuis), matrix) if depuis is not None else None
+            matrix = _readable(store.get(execution), groups)
+            changes = diff(_readable(store.get(depuis), groups), matrix) if depuis is not None else None
         else:
             codes = _territory_codes(_split(territoires))
             with _services(settings) as services:
@@ -89,6 +86,14 @@ def harmoniser(
     path.write_bytes(data)
     _print_summary(matrix, changes)
     console.print(f"Fichier écrit : [bold]{path}[/] (exécution n° {matrix.run_id}).")
+
+
+def _readable(matrix, groups: tuple[str, ...]):
+    """A stored run the reader may see: made with no wider reading rights than the reader's groups."""
+    if not set(matrix.groups) <= set(groups):
+        raise ValueError(f"L'exécution n° {matrix.run_id} a été faite avec des droits de lecture plus larges "
+                         f"({', '.join(matrix.groups)}).")
+    return matrix
 
 
 def _territory_codes(values: list[str]) -> list[str]:

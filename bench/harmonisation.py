@@ -31,7 +31,6 @@ import yaml
 
 from assistant.settings import PROJECT_ROOT, Settings
 from bench.common import (
-    BENCH_CACHE,
     add_output_arguments,
     bench_settings,
     fmt,

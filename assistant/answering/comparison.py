@@ -104,6 +104,8 @@ _FRACTIONS = {"moitie": 50.0, "tiers": 100 / 3, "quart": 25.0}
 _COUNT_UNITS = {"nuit", "nuitee", "seance", "visite", "repas"}
 _PAY_DAY_RE = re.compile(r"\ble\s+(?P<num>\d{1,2})(?:er)?\s+(?:de\s+chaque|du)\s+mois(?P<next>\s+suivant)?")
 _WITHIN_MONTH_RE = re.compile(r"\bdans\s+le\s+mois\b")
+_IMMEDIATE_RE = re.compile(r"\b(?:immediat\w*|sans delai|sur-le-champ|des le premier jour)\b")
+_SANCTIONS = {"suspension"}
 _PER_RE = re.compile(r"^\s*(?:/|par|de\s+l'|l'|chaque|pour\s+(?:un|une|l'|la|le))\s*(?:l'|une?\s+|la\s+|le\s+)?"
                      r"(?P<base>h\b|heures?|jours?|journees?|semaines?|mois|ans?\b|annees?|trajets?|allers?-retours?|repas"
                      r"|nuits?|seances?|personnes?|aidants?|beneficiaires?|interventions?)")
@@ -116,8 +118,9 @@ _CLAUSE_START_RE = re.compile(r"[.;:!?\n(]")
 _DELAY_BEFORE_RE = re.compile(
     r"(?:\bsous|\bdans(?:\s+(?:les|un|le))?|\bd'ici|\bau plus tard(?:\s+(?:dans|sous)(?:\s+les)?)?|\ben moins de|\ben\b"
     r"|\bobjectif\s+(?:[\w']+\s+){0,2}de|\bcible\s+(?:[\w']+\s+){0,2}de|\bau moins|\bminimum de|\bdispose\w* de|\ba\b)\s*$")
-_DELAY_AFTER_RE = re.compile(r"^\s*(?:calendaires\s+|ouvres\s+|ouvrables\s+|francs\s+|maximum\s+|au plus\s+)?"
-                             r"(?:a compter|suivant|apres|avant|a l'avance|maximum|au plus|qui suivent|qui suit)")
+_DELAY_AFTER_RE = re.compile(r"^\s*(?:calendaires\s+|ouvres\s+|ouvrees\s+|ouvrables\s+|francs\s+|maximum\s+|max\.?\s+"
+                             r"|au plus\s+)?(?:a compter|suivant|apres|avant|a l'avance|maximum|max\b|maxi\b|au plus|qui suivent"
+                             r"|qui suit)")
 _NOT_DELAY_BEFORE_RE = re.compile(r"(?:(?<!en )moins de|plus de|pendant(?:\s+les)?|depuis|durant|dans la limite d[e']|jusqu'a"
                                   r"|limite de|au maximum|maximum de|au-dela de|\bau plus|datee?s? de)\s*$")
 _APPEAL_RE = re.compile(r"\b(?:recours|contest\w*|saisi\w*|appel|reclamation|rapo)\b")
@@ -275,7 +278,13 @@ def _extract_quantities(text: str) -> tuple[Quantity, ...]:
                               subject=_subject_at(folded, m.start()) | {"versement"}))
     for m in _WITHIN_MONTH_RE.finditer(folded):
         kind = "delai_recours" if _APPEAL_RE.search(_sentence_at(folded, m.start())) else "delai"
-        found.append(Quantity(kind, 30, "dans le mois", favourable=_FAVOURABLE[kind], subject=_subject_at(folded, m.start())))
+        subject = _subject_at(folded, m.start())
+        found.append(Quantity(kind, 30, "dans le mois", favourable="higher" if subject & _SANCTIONS else _FAVOURABLE[kind],
+                              subject=subject))
+    for m in _IMMEDIATE_RE.finditer(folded):
+        subject = _subject_at(folded, m.start())
+        if subject & _SANCTIONS:  # "suspension immédiate": no delay before the sanction
+            found.append(Quantity("delai", 0, surface(m.start(), m.end()), favourable="higher", subject=subject))
     for m in _PERIOD_RE.finditer(folded):
         if any(start <= m.start() < end for start, end in pay_days):
             continue  # "le 5 de chaque mois": a payment day
@@ -330,6 +339,9 @@ def _quantity(folded: str, m: re.Match, surface: Any) -> Quantity | None:
     if 1900 <= number <= 2100 and float(number).is_integer() and unit != "€" and not unit.startswith("eur"):
         return None  # a year ("Plafond 2025 | Heures …"), not a quantity
     clause_start = max((i.end() for i in _CLAUSE_START_RE.finditer(folded, 0, start)), default=0)
+    if folded[max(0, clause_start - 2):clause_start].strip() == ":" and len(folded[clause_start:start].split()) <= 2:
+        # "Décision : 8 semaines max." — a short label before a colon says what the figure is
+        clause_start = max((i.end() for i in _CLAUSE_START_RE.finditer(folded, 0, clause_start - 1)), default=0)
     before = folded[clause_start:start]
     near = before[-40:]
     after = folded[end:end + 40]
@@ -383,13 +395,15 @@ def _quantity(folded: str, m: re.Match, surface: Any) -> Quantity | None:
     else:
         days = number * _DAYS[period]
         low_days = low * _DAYS[period] if low is not None else None
+    if not is_delay and subject & _SANCTIONS and period != "heure":
+        return Quantity("delai", days, shown, approx=approx, favourable="higher", subject=subject, low=low_days)
     if not is_delay:
         return Quantity("duree", days, shown, approx=approx, context=frozenset(_terms(before[-80:]) - _CONTEXT_NOISE),
                         subject=subject, low=low_days)
     kind = "delai_recours" if _APPEAL_RE.search(sentence) else "delai"
     favourable = _FAVOURABLE[kind]
-    if re.search(r"(?:au moins|minimum de)\s*$", near):  # a minimum notice: longer is better for the person
-        favourable = "higher"
+    if re.search(r"(?:au moins|minimum de)\s*$", near) or subject & _SANCTIONS:
+        favourable = "higher"  # a minimum notice, a delay before a sanction: longer is better for the person
     return Quantity(kind, days, shown, approx=approx, favourable=favourable, subject=subject, low=low_days)
 
 
@@ -498,9 +512,19 @@ class Statement:
 
 
 def clauses(text: str) -> list[str]:
+    """Clauses of ``text``: its sentences split at semicolons and at colons — except after a short label
+    ("Cumul APA et aide ménagère : autorisé…"), which is the clause's subject."""
     out = []
     for sentence in split_sentences(text):
-        out += [c.strip(" -•\t") for c in re.split(r"\s*;\s*|\s*:\s+", sentence) if len(c.strip()) > 3]
+        for part in re.split(r"\s*;\s*", sentence):
+            pieces = re.split(r"\s*:\s+", part)
+            merged = [pieces[0]]
+            for piece in pieces[1:]:
+                if len(merged[-1].split()) <= 8:
+                    merged[-1] = f"{merged[-1]} : {piece}"
+                else:
+                    merged.append(piece)
+            out += [c.strip(" -•\t") for c in merged if len(c.strip()) > 3]
     return out
 
 
@@ -812,7 +836,7 @@ _REMOTE_RE = re.compile(r"\b(?:visioconference|videoconference|visio|telephon\w*
                         r"|sans (?:se )?rendre|sans visite|par courrier|par questionnaire|questionnaire\s+(?:ecrit|en ligne)"
                         r"|dans (?:les|nos|ses) locaux|au siege|en agence|a l'agence|au bureau|en permanence|au guichet)\b")
 _ASSESSMENT_RE = re.compile(r"\b(?:evaluat\w*|entretien|visite|bilan|reevaluat\w*|renouvel\w*|revision)\b")
-_REMOTE_DENIED_RE = re.compile(r"\bne\s+(?:la|le|l')?\s*remplace|\bne\s+peut|\bjamais\b|\bprepar\w*|\bconfirm\w*|\bfix\w*\s+par\s+telephone"
+_REMOTE_DENIED_RE = re.compile(r"\baucune?\b|\bni\b|\bpas\b|\bne\s+(?:la|le|l')?\s*remplace|\bne\s+peut|\bjamais\b|\bprepar\w*|\bconfirm\w*|\bfix\w*\s+par\s+telephone"
                                r"|\bsans\s+substitution|\bn'est\s+pas\s+possible|\bexclu\w*|\binterdit\w*|\bprendre rendez-vous")
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import subprocess
@@ -64,3 +63,12 @@ def test_errors_are_french_with_exit_code_2(cli_env, project_root, args, message
     result = _cli(env, *args, cwd=project_root)
     assert result.returncode == 2
     assert message in " ".join((result.stdout + result.stderr).decode().split())
+
+
+def test_a_run_made_with_wider_rights_is_not_exported_to_a_narrower_reader(cli_env, project_root):
+    folder, env = cli_env
+    made = _cli(env, "--groupes", "dep-59", "--format", "json", "--sortie", str(folder / "x.json"), cwd=project_root)
+    assert made.returncode == 0, made.stderr.decode()
+    run_id = json.loads((folder / "x.json").read_text(encoding="utf-8"))["run_id"]
+    refused = _cli(env, "--execution", str(run_id), "--format", "json", "--sortie", "-", cwd=project_root)
+    assert refused.returncode == 2 and "droits de lecture plus larges" in " ".join(refused.stderr.decode().split())

@@ -846,7 +846,10 @@ def _remote_assessment(practice: str, national_text: str) -> list[Finding]:
     for clause in clauses(practice):
         folded = fold(clause)
         remote = _REMOTE_RE.search(folded)
-        if remote and _ASSESSMENT_RE.search(folded) and not _REMOTE_DENIED_RE.search(folded):
+        # The denial must govern the remote mode: look in its own comma-separated segment only
+        # ("si votre situation n'a pas changé, l'entretien se tient en visioconférence" is not denied).
+        segment = remote and folded[folded.rfind(",", 0, remote.start()) + 1:(folded.find(",", remote.end()) + 1 or len(folded) + 1) - 1]
+        if remote and _ASSESSMENT_RE.search(folded) and not _REMOTE_DENIED_RE.search(segment):
             return [Finding("contraire", f"évaluation à distance ou hors du domicile alors que la règle nationale impose la "
                                          f"visite à domicile : {_quote(clause)}",
                             f"évaluation « {remote.group(0)} » au lieu de la visite à domicile")]

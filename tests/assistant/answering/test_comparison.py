@@ -411,3 +411,10 @@ def test_llm_prompt_names_the_point_compared_and_the_schema(settings, stub):
     user = request["messages"][1]["content"]
     assert user.startswith("Point comparé : Délai de décision de l'APA ?")
     assert "jamais « conforme »" in request["messages"][0]["content"]  # a permitted local extra is divergent
+
+
+def test_a_negation_elsewhere_in_the_clause_does_not_deny_a_remote_evaluation():
+    national = "La visite à domicile est obligatoire. Elle ne peut être remplacée par un entretien téléphonique."
+    assert compare_practice(national, "Si votre situation n'a pas changé, l'entretien d'évaluation se tient en "
+                                      "visioconférence, sans déplacement.")[0] == "contraire"
+    assert compare_practice(national, "Visite à domicile systématique. Aucune évaluation sur dossier ou par téléphone.")[0] == "conforme"

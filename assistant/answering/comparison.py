@@ -152,8 +152,10 @@ _LABELS = {"delai": "délai", "delai_recours": "délai de recours", "montant": "
            "heures": "volume horaire", "frequence": "fréquence", "age": "âge", "echeance": "échéance de versement",
            "duree": "durée", "periode": "périodicité"}
 _FEMININE = {"frequence", "echeance", "duree", "periode"}
-# Kinds a département may set on a point the national rule leaves open (a local choice when unrestated).
+# Kinds a département may set on a point the national rule leaves open (a local choice when unrestated);
+# without a row topic, only the figures that rarely restate the law.
 _LOCAL_CHOICES = {"delai", "montant", "pourcentage", "heures", "frequence", "echeance", "periode"}
+_LOCAL_FIGURES = {"montant", "frequence", "echeance", "periode"}
 # Families of kinds: a local figure restates the national texts when they state the same value in its family.
 _FAMILY = {"delai": "duree", "delai_recours": "duree", "duree": "duree", "montant": "montant",
            "pourcentage": "pourcentage", "heures": "heures", "frequence": "frequence", "age": "age",
@@ -625,10 +627,18 @@ def _compare_quantities(national: list[Quantity], local: list[Quantity], context
         used.add(i)
         findings.append(_direction(n, q))
     known_stages = (national_concepts | topic) & _STAGES
+    # Without a row topic (a free question), a figure's subject is less certain: only prices, frequencies and
+    # payment days count as local choices, as they rarely restate the law.
+    choices = _LOCAL_CHOICES if topic else _LOCAL_FIGURES
+    restated_kinds = {n.kind for n in matched}
     extras: dict[str, list[Quantity]] = {}
     for i, q in enumerate(local):
-        if i in used or q.approx or q.kind not in _LOCAL_CHOICES or _restated(q, [*national, *context], topic):
+        if i in used or q.approx or _restated(q, [*national, *context], topic):
             continue
+        if q.kind not in choices and not (q.kind in restated_kinds and q.kind in _LOCAL_CHOICES):
+            continue  # a local value next to the restated national one is a local target, topic or not
+        if any(n.kind == q.kind for n in matched) and not any(_same_order(n, q) for n in matched if n.kind == q.kind):
+            continue  # "23,50 € par heure" restated: a plafond of 1 195,67 € is another thing, not an extra tariff
         if q.kind in ("heures", "frequence") and not q.base:
             continue  # hours of a table ("GIR 4 | 33 heures"): derived from a tariff, not a local rule
         specific = _specific(q, topic)
@@ -834,7 +844,8 @@ _IN_PERSON_RE = re.compile(r"\bvisite\w*\s+(?:a|au)\s+domicile\b[^.;]{0,60}\bobl
                            r"\s+telephonique")
 _REMOTE_RE = re.compile(r"\b(?:visioconference|videoconference|visio|telephon\w*|a distance|sur pieces|sans deplacement"
                         r"|sans (?:se )?rendre|sans visite|par courrier|par questionnaire|questionnaire\s+(?:ecrit|en ligne)"
-                        r"|dans (?:les|nos|ses) locaux|au siege|en agence|a l'agence|au bureau|en permanence|au guichet)\b")
+                        r"|(?P<place>dans (?:les|nos|ses) locaux|au siege|en agence|a l'agence|au bureau|en permanence|au guichet))\b")
+_OPTION_RE = re.compile(r"\b(?:peut|peuvent|pourra|possible\w*|au choix|a (?:sa|leur|la) demande|si (?:elle|il|la personne) le)\b")
 _ASSESSMENT_RE = re.compile(r"\b(?:evaluat\w*|entretien|visite|bilan|reevaluat\w*|renouvel\w*|revision)\b")
 _REMOTE_DENIED_RE = re.compile(r"\baucune?\b|\bni\b|\bpas\b|\bne\s+(?:la|le|l')?\s*remplace|\bne\s+peut|\bjamais\b|\bprepar\w*|\bconfirm\w*|\bfix\w*\s+par\s+telephone"
                                r"|\bsans\s+substitution|\bn'est\s+pas\s+possible|\bexclu\w*|\binterdit\w*|\bprendre rendez-vous")
@@ -849,6 +860,8 @@ def _remote_assessment(practice: str, national_text: str) -> list[Finding]:
         # The denial must govern the remote mode: look in its own comma-separated segment only
         # ("si votre situation n'a pas changé, l'entretien se tient en visioconférence" is not denied).
         segment = remote and folded[folded.rfind(",", 0, remote.start()) + 1:(folded.find(",", remote.end()) + 1 or len(folded) + 1) - 1]
+        if remote and remote.group("place") and not _OPTION_RE.search(segment):
+            continue  # "la visite a lieu au lieu de vie ou dans les locaux de l'organisme de domiciliation": no home to visit
         if remote and _ASSESSMENT_RE.search(folded) and not _REMOTE_DENIED_RE.search(segment):
             return [Finding("contraire", f"évaluation à distance ou hors du domicile alors que la règle nationale impose la "
                                          f"visite à domicile : {_quote(clause)}",
@@ -958,7 +971,7 @@ _NEGATED_OFFER_RE = re.compile(r"\b(?:pas|aucun\w*|ni|sans)\s+(?:de\s+|d')?(?:se
                                r"|\bne\s+(?:gere|dispose|propose|finance)\w*\s+pas")
 # The département providing something: a service, funding, a control, a visit.
 _OFFER_RE = re.compile(
-    r"\b(?:le departement|la collectivite|le conseil departemental|nous|il|elle)\s+(?:\w+\s+){0,2}?"
+    r"\b(?:le departement|la collectivite|le conseil departemental|nous)\s+(?:\w+\s+){0,2}?"
     r"(?:finance\w*|prend\w*\s+(?:aussi\s+|egalement\s+)?(?:en|a sa)\s+charge|met\w*\s+a\s+(?:votre\s+|la\s+|leur\s+)?disposition"
     r"|propose\w*|offre\w*|organise\w*|rembourse\w*|alloue\w*)\b"
     r"|\b(?:recoi\w*|beneficie\w*)\s+(?:aussi\s+|egalement\s+|en outre\s+)?(?:une\s+fois\s+par\s+\w+\s+)?(?:la|une|d'une)\s+visite")

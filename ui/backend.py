@@ -16,6 +16,7 @@ from typing import Any, BinaryIO, Literal
 
 from assistant.answering.schema import AssistantResponse, Turn
 from assistant.answering.territories import name_of, normalise_code
+from assistant.components.embedding import EmbeddingError
 from assistant.components.vector_store import QdrantStore, SearchFilter, StoreError
 from assistant.services import Services
 from assistant.settings import DOC_TYPES, Settings
@@ -183,7 +184,7 @@ class Backend:
             return fn()
         except (QueryError, ValueError) as exc:
             raise RequestError(422, str(exc)) from exc
-        except StoreError as exc:
+        except (StoreError, EmbeddingError) as exc:
             raise RequestError(503, str(exc)) from exc
 
     # --- documents -------------------------------------------------------------------------------

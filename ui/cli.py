@@ -34,6 +34,7 @@ def serve(
     """Lancer le serveur : chat (Gradio) sur http://HOTE:PORT/ et API HTTP (/api, /v1, /health, /metrics)."""
     import uvicorn
 
+    from assistant.components.embedding import EmbeddingError
     from assistant.components.vector_store import StoreError
     from assistant.services import Services
     from assistant.settings import get_settings
@@ -77,7 +78,7 @@ def serve(
         mask_logs()
         serving = True
         uvicorn.Server(config).run()
-    except (StoreError, ValueError) as exc:
+    except (StoreError, EmbeddingError, ValueError) as exc:
         err_console.print(f"[bold red]Erreur :[/] {exc}")
         raise typer.Exit(2) from exc
     finally:

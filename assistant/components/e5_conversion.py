@@ -391,6 +391,27 @@ def ensure_e5_small_model(target_dir: Path) -> Path:
     return target_dir
 
 
+TRANSFORMERS_FILES = ("config.json", "model.safetensors", "tokenizer.json")
+
+
+def write_transformers_folder(model_dir: Path, out_dir: Path) -> Path:
+    """The converted model as a plain Hugging Face folder (no sentence-transformers modules), for servers
+    built on older transformers / sentence-transformers, such as infinity-emb: they load it with mean
+    pooling and L2 normalisation, which is this model's pooling. Weights are linked, not copied; the
+    tokenizer class is named the way transformers 4 knows it."""
+    model_dir, out_dir = Path(model_dir), Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name in TRANSFORMERS_FILES:
+        target = out_dir / name
+        if target.is_symlink() or target.exists():
+            target.unlink()
+        target.symlink_to((model_dir / name).resolve())
+    config = json.loads((model_dir / "tokenizer_config.json").read_text(encoding="utf-8"))
+    config["tokenizer_class"] = "PreTrainedTokenizerFast"
+    (out_dir / "tokenizer_config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
+    return out_dir
+
+
 class Int8Linear(torch.nn.Module):
     """W8A8 linear: per-output-channel int8 weights, per-token dynamic int8 activations."""
 

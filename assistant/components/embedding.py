@@ -1,4 +1,10 @@
-"""Dense embeddings through sentence-transformers, whichever model the settings name."""
+"""Dense embeddings: the backend the settings name (``embedding.backend``), built by :func:`build_embedder`.
+
+``local`` (this module): sentence-transformers in the process, whichever model the settings name.
+``service`` (``embedding_service.py``): an OpenAI-compatible ``/v1/embeddings`` endpoint.
+Every backend offers ``embed_passages``, ``embed_queries`` and ``dimension``, and adds the settings' prefixes
+(e5's ``query: `` / ``passage: ``) itself, so both paths send the model the same texts.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,27 @@ from assistant.settings import EmbeddingSettings
 
 LOCAL_E5 = "e5-small-local"
 LOCAL_MINILM = "minilm-local"
+
+
+class EmbeddingError(RuntimeError):
+    """A French, user-facing error of the embedding backend."""
+
+
+class EmbeddingUnavailableError(EmbeddingError):
+    """The embedding service cannot be reached (refused, timed out) after its retries."""
+
+
+def build_embedder(settings: EmbeddingSettings, models_dir: Path):
+    """The embedding backend the settings select (imported only when chosen)."""
+    match settings.backend:
+        case "local":
+            return Embedder(settings, models_dir)
+        case "service":
+            from assistant.components.embedding_service import ServiceEmbedder
+
+            return ServiceEmbedder(settings)
+        case other:
+            raise ValueError(f"embedding.backend inconnu : « {other} » (attendu : local ou service).")
 
 
 class Embedder:

@@ -26,7 +26,7 @@ def env_example_lines() -> list[str]:
 
 def test_services_profiles_and_restart_policy(compose):
     services = compose["services"]
-    assert set(services) == {"qdrant", "vllm", "llamacpp", "assistant"}
+    assert set(services) == {"qdrant", "vllm", "llamacpp", "embeddings", "assistant"}
     assert services["vllm"]["profiles"] == ["gpu"] and services["llamacpp"]["profiles"] == ["cpu"]
     for name, service in services.items():
         assert service["restart"] == "unless-stopped", name
@@ -54,6 +54,19 @@ def test_llamacpp_replaces_vllm_with_a_gguf_volume(compose):
     assert llamacpp["image"].startswith("${LLAMACPP_IMAGE:-ghcr.io/ggml-org/llama.cpp:server")
     assert any(volume.endswith(":/models:ro") for volume in llamacpp["volumes"])
     assert "--model /models/" in llamacpp["command"] and "--api-key" in llamacpp["command"]
+
+
+def test_embedding_service_is_optional_and_wired_to_the_assistant(compose):
+    embeddings, assistant = compose["services"]["embeddings"], compose["services"]["assistant"]
+    assert embeddings["profiles"] == ["embeddings"] and "ports" not in embeddings
+    assert embeddings["image"].startswith("${EMBEDDINGS_IMAGE:-michaelf34/infinity:")
+    assert "--port 7997" in embeddings["command"] and "--served-model-name ${EMBEDDINGS_SERVED_NAME" in embeddings["command"]
+    assert embeddings["environment"]["DO_NOT_TRACK"] == "1"
+    env = assistant["environment"]
+    assert env["AUTONOMIE_EMBEDDING__BACKEND"] == "${EMBEDDING_BACKEND:-local}"  # in-process unless asked
+    assert env["AUTONOMIE_EMBEDDING__SERVICE__BASE_URL"] == "http://embeddings:7997"
+    assert env["AUTONOMIE_EMBEDDING__SERVICE__MODEL"] == "${EMBEDDINGS_SERVED_NAME:-multilingual-e5-small}"
+    assert assistant["depends_on"]["embeddings"] == {"condition": "service_healthy", "required": False}
 
 
 def test_qdrant_has_a_volume_and_an_api_key(compose):

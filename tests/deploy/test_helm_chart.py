@@ -192,6 +192,26 @@ def test_vllm_requests_a_gpu_and_serves_with_tools_and_guided_decoding(docs):
     assert effective_env(docs, vllm)["VLLM_API_KEY"]["secretKeyRef"]["key"] == "llm-api-key"
 
 
+def test_embedding_service_when_enabled_serves_the_assistant_and_the_ingest_job(tmp_path):
+    docs = render({"embeddings": {"enabled": True}}, tmp_path)
+    (server,) = containers(find(docs, "Deployment", f"{PREFIX}-embeddings"))
+    assert server["args"][:3] == ["v2", "--model-id", "intfloat/multilingual-e5-small"]
+    assert "--port" in server["args"] and "7997" in server["args"] and "cpu" in server["args"]
+    assert find(docs, "Service", f"{PREFIX}-embeddings")["spec"]["ports"][0]["port"] == 7997
+    settings = find(docs, "ConfigMap", f"{PREFIX}-settings")["data"]
+    assert settings["AUTONOMIE_EMBEDDING__BACKEND"] == "service"
+    assert settings["AUTONOMIE_EMBEDDING__SERVICE__BASE_URL"] == f"http://{PREFIX}-embeddings:7997"
+    assert settings["AUTONOMIE_EMBEDDING__SERVICE__MODEL"] == "multilingual-e5-small"
+    policy = find(docs, "NetworkPolicy", f"{PREFIX}-embeddings")
+    assert policy["spec"]["ingress"][0]["from"][0]["podSelector"]["matchExpressions"][0]["values"] == ["assistant", "ingest"]
+    assert [p["port"] for p in policy["spec"]["ingress"][0]["ports"]] == [7997]
+
+
+def test_embedding_service_is_off_by_default(docs):
+    assert not [d for d in docs if d["metadata"]["name"].endswith("-embeddings")]
+    assert "AUTONOMIE_EMBEDDING__BACKEND" not in find(docs, "ConfigMap", f"{PREFIX}-settings")["data"]
+
+
 def test_every_secret_and_configmap_reference_resolves(docs):
     secret = find(docs, "Secret")
     for workload in (d for d in docs if d["kind"] in WORKLOADS):

@@ -24,14 +24,25 @@ from assistant.answering.relevance import (
 )
 from assistant.answering.sentences import content_terms, split_sentences
 from assistant.retrieval.retriever import Passage
-from assistant.text.french import terms
+from assistant.text.french import fold, terms
 from assistant.text.glossary import Glossary
 from assistant.text.injection import is_instruction
 
 
-def looks_like_injection(text: str) -> bool:
-    """An instruction addressed to the assistant, planted in a document: never quoted nor sent to the LLM."""
-    return is_instruction(text)
+def looks_like_injection(text: str, passage: Passage | None = None) -> bool:
+    """An instruction addressed to the assistant, planted in a document: never quoted nor sent to the LLM.
+    Besides the sentence read on its own, the sentences that ingestion flagged in ``passage`` read in context
+    (« Il doit écrire… » is an order only after « Assistant, … ») are withheld."""
+    if is_instruction(text):
+        return True
+    if passage is None or not passage.suspected_instructions:
+        return False
+    unit = _folded(text)
+    return any(flagged and (flagged in unit or unit in flagged) for flagged in map(_folded, passage.suspected_instructions))
+
+
+def _folded(text: str) -> str:
+    return " ".join(fold(text).split())
 
 
 @dataclass
@@ -146,7 +157,8 @@ class SentenceSelector:
         """The answer units of the passages at ``indices``, with their similarity to the question."""
         found: list[SentenceCandidate] = []
         for index in indices:
-            units = [u for u in _answer_units(pool.passages[index].text) if not looks_like_injection(u) and len(u) >= 15]
+            passage = pool.passages[index]
+            units = [u for u in _answer_units(passage.text) if len(u) >= 15 and not looks_like_injection(u, passage)]
             found += [SentenceCandidate(index, unit, position, len(units), 0.0, pool.profile.coverage(set(terms(unit))))
                       for position, unit in enumerate(units)]
         if found:

@@ -28,18 +28,19 @@ CONDENSE = (
 )
 
 
-def sanitize(text: str) -> str:
-    """Document text is data: sentences that read as instructions to the model are withheld."""
-    if not looks_like_injection(text):
+def sanitize(text: str, passage: Passage | None = None) -> str:
+    """Document text is data: sentences that read as instructions to the model (on their own, or flagged in
+    ``passage`` at ingestion) are withheld."""
+    if not looks_like_injection(text, passage) and not (passage and passage.suspected_instructions):
         return text
-    return " ".join(REMOVED_INSTRUCTION if looks_like_injection(s) else s for s in split_sentences(text))
+    return " ".join(REMOVED_INSTRUCTION if looks_like_injection(s, passage) else s for s in split_sentences(text))
 
 
 def evidence_block(passages: list[Passage]) -> str:
     blocks = []
     for i, p in enumerate(passages, start=1):
         where = p.location().replace('"', "'")
-        body = sanitize(p.text).replace("</extrait>", "")
+        body = sanitize(p.text, p).replace("</extrait>", "")
         blocks.append(f'<extrait id="{i}" source="{where}" territoire="{p.territory}">\n{body}\n</extrait>')
     return "\n".join(blocks)
 

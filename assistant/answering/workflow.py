@@ -313,7 +313,7 @@ class AnswerWorkflow(Workflow):
         t0 = time.perf_counter()
         evidence = await asyncio.to_thread(self.stages.selector.run, response.standalone_question, ev.passages)
         response.timings["select"] = time.perf_counter() - t0
-        if any(is_instruction(f"{p.section_path}\n{p.text}") for p in ev.passages):
+        if any(p.suspected_instructions or is_instruction(f"{p.section_path}\n{p.text}") for p in ev.passages):
             response.warnings.append(INJECTION_WARNING)  # those sentences were skipped: never quoted
         verdict = self.stages.judge.run(evidence)
         response.answerability = verdict.strength

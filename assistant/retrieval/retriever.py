@@ -42,6 +42,7 @@ class Passage(BaseModel):
     chunk_index: int = 0
     similarity: float | None = None  # cosine of the passage's dense vector with the query's (None: not known)
     ocr: bool = False  # text read by OCR from a scanned page
+    suspected_instructions: tuple[str, ...] = ()  # sentences read at ingestion as orders to the assistant (in context)
 
     @classmethod
     def from_point(cls, point: ScoredPoint) -> "Passage":
@@ -52,6 +53,7 @@ class Passage(BaseModel):
             article=p.get("article"), page=p.get("page"), text=p.get("text", ""), source_file=p.get("source_file", ""),
             source_url=p.get("source_url"), date=p.get("date"), validity=p.get("validity", "en_vigueur"),
             chunk_index=p.get("chunk_index", 0), ocr=bool(p.get("ocr")),
+            suspected_instructions=tuple(p.get("suspected_instructions") or ()),
         )
 
     def location(self) -> str:

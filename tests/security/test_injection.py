@@ -89,9 +89,10 @@ def test_each_planted_sentence_is_recognised_on_its_own(variant):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("variant", variant_params({
-    v: f"{reason}: quoted until the answer step reads the chunk's suspected_instructions" for v, reason in CONTEXT_ONLY.items()}))
+@pytest.mark.parametrize("variant", variant_params())
 def test_an_answer_never_quotes_a_planted_instruction_and_warns(planted, variant):
+    """Context-only orders (CONTEXT_ONLY) are withheld too: the answer step reads the chunk's
+    ``suspected_instructions``, flagged at ingestion with the sentences around them."""
     services, settings, _, doc_ids, _ = planted
     assistant = AssistantService(settings.answer, settings.llm, services.retriever, services.embedder)
     host = HOSTS[variant.host]

@@ -139,11 +139,17 @@ def _follows(previous: tuple[int, ...] | None, number: tuple[int, ...]) -> bool:
 
 
 def _paragraphs(lines: list[tuple[int | None, str]]) -> list[tuple[int | None, str]]:
-    """Join lines into paragraphs (blank-line separated); list items and table rows stay lines."""
+    """Join lines into paragraphs (blank-line separated, and at page breaks: each paragraph keeps its own page,
+    the one its citation opens); list items and table rows stay lines."""
     paragraphs: list[tuple[int | None, str]] = []
     current: list[str] = []
     start_page: int | None = None
+    last_page: int | None = None
     for page, line in lines + [(None, "")]:
+        if line and current and page != last_page:
+            paragraphs.append((start_page, "\n".join(current)))
+            current = []
+        last_page = page
         if not line:
             if current:
                 paragraphs.append((start_page, "\n".join(current)))

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
-from assistant.answering.schema import AssistantResponse, Turn
+from assistant.answering.schema import AssistantResponse, Citation, Turn, document_link
 from assistant.answering.territories import name_of, normalise_code
 from assistant.components.embedding import EmbeddingError
 from assistant.components.vector_store import QdrantStore, SearchFilter, StoreError
@@ -166,6 +166,7 @@ class Backend:
                 return
             if isinstance(item, AssistantResponse):
                 self.metrics.observe_response(item, "question", channel)
+                item = public_response(item)
             yield item
 
     def compare(self, user: User, question: str, territoires: list[str], channel: str = "api") -> AssistantResponse:
@@ -174,7 +175,7 @@ class Backend:
             raise RequestError(422, "Choisissez au moins un département à comparer.")
         response = self._guarded(lambda: self.services.assistant.compare(question, codes, groups=user.groups))
         self.metrics.observe_response(response, "comparaison", channel)
-        return response
+        return public_response(response)
 
     @staticmethod
     def _guarded(fn):
@@ -195,18 +196,20 @@ class Backend:
         for _, payload in self.services.store.scroll_payloads(DOCUMENT_FIELDS, self._native(visible)):
             doc = docs.get(payload["doc_id"])
             if doc is None:
-                doc = docs[payload["doc_id"]] = {k: payload.get(k) for k in DOCUMENT_FIELDS} | {"passages": 0}
+                doc = docs[payload["doc_id"]] = _public_meta(payload) | {"passages": 0, "url": document_link(payload["doc_id"])}
             doc["passages"] += 1
         return sorted(docs.values(), key=lambda d: (d["doc_type"] or "", d["territory"] or "", d["title"] or ""))
 
-    def document(self, user: User, doc_id: str) -> dict[str, Any]:
-        """One document's metadata and its passages in reading order (404 if absent or not visible)."""
+    def document(self, user: User, doc_id: str, *, server_paths: bool = False) -> dict[str, Any]:
+        """One document's metadata and its passages in reading order (404 if absent or not visible).
+        ``source_file`` is the file's name (with ``server_paths``: the stored path, for the viewer only)."""
         visible = self.search_filter(user, doc_ids=(doc_id,), include_abrogated=True)
         points = [p for _, p in self.services.store.scroll_payloads(DOCUMENT_FIELDS + PASSAGE_FIELDS, self._native(visible))]
         if not points:
             raise RequestError(404, f"Document introuvable : « {doc_id} ».")
         points.sort(key=lambda p: p.get("chunk_index", 0))
-        meta = {k: points[0].get(k) for k in DOCUMENT_FIELDS} | {"passages": len(points)}
+        meta = ({k: points[0].get(k) for k in DOCUMENT_FIELDS} if server_paths else _public_meta(points[0])) \
+            | {"passages": len(points), "url": document_link(doc_id)}
         passages = [{k: p.get(k) for k in ("chunk_index", "section_path", "article", "page", "text")}
                     | ({"suspected_instructions": p["suspected_instructions"]} if p.get("suspected_instructions") else {})
                     for p in points]
@@ -383,6 +386,34 @@ def _public_path(value: Any) -> Any:
 
 def _scrub_paths(value: Any) -> Any:
     return _ABSOLUTE_PATH_RE.sub(lambda m: f"…/{m.group(1)}", value) if isinstance(value, str) else value
+
+
+def file_label(source_file: str | None) -> str:
+    """A source file as shown to users: its name (and JSONL record), never the server's folders."""
+    if not source_file:
+        return ""
+    path, _, record = source_file.partition("#")
+    name = path.replace("\\", "/").rsplit("/", 1)[-1]
+    return f"{name}#{record}" if record else name
+
+
+def _public_meta(payload: dict[str, Any]) -> dict[str, Any]:
+    return {k: file_label(payload.get(k)) if k == "source_file" else payload.get(k) for k in DOCUMENT_FIELDS}
+
+
+def public_response(response: AssistantResponse) -> AssistantResponse:
+    """The response as users receive it: each citation's source file reduced to its name (no server path)."""
+
+    def public(citations: list[Citation]) -> list[Citation]:
+        return [c.model_copy(update={"source_file": file_label(c.source_file)}) for c in citations]
+
+    update: dict[str, Any] = {"citations": public(response.citations)}
+    if response.comparison is not None:
+        comparison = response.comparison
+        update["comparison"] = comparison.model_copy(update={
+            "national_citations": public(comparison.national_citations),
+            "territories": [row.model_copy(update={"citations": public(row.citations)}) for row in comparison.territories]})
+    return response.model_copy(update=update)
 
 
 def _safe_filename(name: str) -> str:

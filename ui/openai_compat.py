@@ -63,14 +63,27 @@ def _extras(response: AssistantResponse) -> dict[str, Any]:
                           "territories": response.territories}}
 
 
+def annotations(content: str, response: AssistantResponse) -> list[dict[str, Any]]:
+    """OpenAI's ``url_citation`` annotations: each citation's viewer link (relative URL), spanning its first
+    ``[n]`` marker in ``content`` (its line of the « Sources » block when the answer has none)."""
+    items = []
+    for c in response.citations:
+        marker = f"[{c.marker}]"
+        start = content.find(marker)
+        items.append({"type": "url_citation", "url_citation": {
+            "url": c.url, "title": c.title, "start_index": max(start, 0), "end_index": max(start, 0) + len(marker)}})
+    return items
+
+
 def completion(response: AssistantResponse, model: str) -> dict[str, Any]:
     content = response.answer + _notes(response) + sources_text(response.citations)
+    message = {"role": "assistant", "content": content, "annotations": annotations(content, response)}
     return {
         "id": f"chatcmpl-{uuid.uuid4().hex}",
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+        "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
         "usage": {"prompt_tokens": response.tokens.get("in", 0), "completion_tokens": response.tokens.get("out", 0),
                   "total_tokens": response.tokens.get("in", 0) + response.tokens.get("out", 0)},
         **_extras(response),
@@ -110,7 +123,9 @@ def sse_chunks(items: Iterator[str | AssistantResponse], model: str) -> Iterator
     streamed: list[str] = []
     for item in items:
         if isinstance(item, AssistantResponse):
-            yield event({"content": closing_text("".join(streamed), item)}, "stop", **_extras(item))
+            closing = closing_text("".join(streamed), item)
+            yield event({"content": closing, "annotations": annotations("".join(streamed) + closing, item)}, "stop",
+                        **_extras(item))
         elif item:
             streamed.append(item)
             yield event({"content": item})

@@ -11,7 +11,7 @@ from typing import Any
 from assistant.answering.schema import AssistantResponse, Citation, Comparison
 from assistant.answering.territories import name_of
 from assistant.retrieval.retriever import OCR_NOTE
-from ui.backend import DOC_TYPE_LABELS
+from ui.backend import DOC_TYPE_LABELS, file_label
 
 MARKER_RE = re.compile(r"\[(\d{1,3})\]")
 MODE_LABELS = {"generatif": "Génératif", "extractif": "Extractif"}
@@ -98,10 +98,18 @@ def citation_list(citations: list[Citation], key: str) -> str:
         return ""
     items = "".join(
         f'<li>{link_markers(escape(f"[{c.marker}]"), key, {c.marker})} {escape(location(c))} '
-        f'<span class="meta">— {escape(territory_label(c.territory))}{escape(", " + c.date) if c.date else ""}</span></li>'
+        f'<span class="meta">— {escape(territory_label(c.territory))}{escape(", " + c.date) if c.date else ""}</span> '
+        f'{document_anchor(c)}</li>'
         for c in citations
     )
     return f'<div class="sources"><p class="sources-title">Sources</p><ul>{items}</ul></div>'
+
+
+def document_anchor(citation: Citation, label: str = "Voir dans le document") -> str:
+    """A link to the document viewer at the cited page or passage (new tab)."""
+    where = f"page {citation.page}" if citation.page else "passage surligné"
+    return (f'<a class="doc-link" href="{escape(citation.url)}" target="_blank" rel="noopener" '
+            f'aria-label="{escape(label)} : {escape(citation.title)}, {where}">{escape(label)} ↗</a>')
 
 
 def answer_html(response: AssistantResponse, key: str) -> str:
@@ -141,15 +149,6 @@ def highlight(passage: str, quote: str | None) -> str:
     return "".join(out).replace("\n", "<br>")
 
 
-def file_label(source_file: str | None) -> str:
-    """A source file as shown to users: its name (and JSONL record), never the server's folders."""
-    if not source_file:
-        return ""
-    path, _, record = source_file.partition("#")
-    name = path.replace("\\", "/").rsplit("/", 1)[-1]
-    return f"{name}#{record}" if record else name
-
-
 def source_panel(citation: Citation) -> str:
     rows = [
         ("Document", citation.title),
@@ -165,7 +164,8 @@ def source_panel(citation: Citation) -> str:
     return (f'<article class="source-panel" aria-label="Source {citation.marker}">'
             f"<h3>[{citation.marker}] {escape(citation.title)}</h3><dl>{details}</dl>"
             f'<p class="passage-title">Passage cité (mots repris surlignés) :</p>'
-            f'<blockquote class="passage">{highlight(citation.passage, citation.quote)}</blockquote></article>')
+            f'<blockquote class="passage">{highlight(citation.passage, citation.quote)}</blockquote>'
+            f'<p>{document_anchor(citation, "Ouvrir le document à ce passage")}</p></article>')
 
 
 def empty_panel(message: str = "Cliquez sur un renvoi [1] d'une réponse pour afficher le passage source.") -> str:
@@ -181,7 +181,7 @@ def citations_cell(citations: list[Citation]) -> str:
     if not citations:
         return "—"
     return "".join(
-        f'<p class="citation"><strong>[{c.marker}] {escape(location(c))}</strong>'
+        f'<p class="citation"><strong>[{c.marker}] {escape(location(c))}</strong> {document_anchor(c)}'
         + (f"<br>« {escape(c.quote)} »" if c.quote else "") + "</p>"
         for c in citations
     )
@@ -214,12 +214,17 @@ def document_html(document: dict[str, Any]) -> str:
         f'<div class="passage-text">{escape(p["text"]).replace(chr(10), "<br>")}</div></li>'
         for p in passages
     )
-    validity = VALIDITY_LABELS.get(meta["validity"], meta["validity"] or "")
-    facts = " · ".join(x for x in (DOC_TYPE_LABELS.get(meta["doc_type"], meta["doc_type"] or ""),
-                                   territory_label(meta["territory"]), meta["date"] or "", validity) if x)
+    facts = document_facts(meta)
     return (f'<article class="document"><h3>{escape(meta["title"] or meta["doc_id"])}</h3>'
             f'<p class="meta">{escape(facts)} · {meta["passages"]} passage(s) · {escape(file_label(meta["source_file"]))}</p>'
             f'<ol class="passages">{items}</ol></article>')
+
+
+def document_facts(meta: dict[str, Any]) -> str:
+    """« Circulaire · National · 2024-03-15 · En vigueur »."""
+    validity = VALIDITY_LABELS.get(meta["validity"], meta["validity"] or "")
+    return " · ".join(x for x in (DOC_TYPE_LABELS.get(meta["doc_type"], meta["doc_type"] or ""),
+                                  territory_label(meta["territory"]), meta["date"] or "", validity) if x)
 
 
 def _passage_place(passage: dict[str, Any]) -> str:
@@ -232,5 +237,5 @@ def sources_text(citations: list[Citation]) -> str:
     if not citations:
         return ""
     lines = [f"[{c.marker}] {location(c)} — {territory_label(c.territory)}" + (f", {c.date}" if c.date else "")
-             for c in citations]
+             + f" — {c.url}" for c in citations]
     return "\n\nSources :\n" + "\n".join(lines)

@@ -22,7 +22,7 @@ import gradio as gr
 from fastapi import Depends, FastAPI, File, Form, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
@@ -31,7 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from assistant.answering.pii import mask_personal_data
-from assistant.answering.schema import AssistantResponse, Turn
+from assistant.answering.schema import AssistantResponse, Turn, document_link
 from assistant.services import Services
 from assistant.settings import Settings
 from ui.auth import PEER_KEY, REALM, AccessError, Authenticator, User, peer_of
@@ -40,6 +40,8 @@ from ui.feedback import FeedbackIn
 from ui.gradio_app import CSS, HEAD, THEME, build_ui
 from ui.metrics import Metrics, MetricsMiddleware
 from ui.openai_compat import MODEL_ID, ChatCompletionRequest, completion, sse_chunks
+from ui import render
+from ui.viewer import CSP, ViewerError, error_page, original_media_type, pdf_page_png, source_path, viewer_page
 
 API_PREFIXES = ("/api", "/v1", "/health", "/metrics", "/docs", "/openapi.json")
 UPLOAD_PATH = "/api/documents"
@@ -172,6 +174,58 @@ def create_app(services: Services, settings: Settings, authenticator: Authentica
         """Un document et ses passages dans l'ordre de lecture."""
         return backend.document(user, doc_id)
 
+    # --- document viewer -----------------------------------------------------------------------------
+    def viewer_user(request: Request) -> User:
+        """The API's authentication, plus the chat's login session (mode gradio: a browser that followed a
+        citation link sends the Gradio cookie, not HTTP credentials)."""
+        if auth.mode == "gradio" and not request.headers.get("authorization"):
+            name = _gradio_session_user(app, request)
+            if name:
+                try:
+                    return auth.from_session(name, request.headers, peer_of(request))
+                except AccessError:
+                    pass
+        return current_user(request)
+
+    @app.get("/documents/{doc_id:path}", tags=["documents"], response_class=HTMLResponse)
+    def view_document(
+        request: Request,
+        doc_id: str,
+        passage: int | None = Query(None, ge=0, description="Passage cité (position dans le document), surligné."),
+        original: bool = Query(False, description="Le fichier original tel qu'indexé (PDF : visionneuse du navigateur)."),
+        rendu: int | None = Query(None, ge=1, description="Image PNG d'une page d'un PDF."),
+    ) -> Response:
+        """Visionneuse : le document d'une citation ouvert à la page citée (PDF) ou au passage surligné (HTML,
+        Markdown, Word) ; 404 pour un document absent ou réservé à d'autres groupes, comme pour les réponses."""
+        user = viewer_user(request)
+        try:
+            document = backend.document(user, doc_id, server_paths=True)
+        except RequestError as exc:
+            if exc.status != 404:
+                raise
+            return HTMLResponse(error_page(404, "Document introuvable, ou réservé à d'autres groupes d'utilisateurs."),
+                                status_code=404, headers={"Content-Security-Policy": CSP})
+        meta = document["document"]
+        path = source_path(meta.get("source_file"), backend.upload_dir)
+        if original or rendu is not None:
+            if path is None:
+                raise RequestError(404, "Fichier original indisponible sur le serveur.")
+            if rendu is not None:
+                if path.suffix.lower() != ".pdf":
+                    raise RequestError(404, "Seules les pages d'un PDF sont rendues en image.")
+                try:
+                    image = pdf_page_png(path, rendu)
+                except ViewerError as exc:
+                    raise RequestError(404, str(exc)) from exc
+                return Response(image, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
+            return FileResponse(path, media_type=original_media_type(path), filename=path.name,
+                                content_disposition_type="inline",
+                                headers={"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff"})
+        page = viewer_page(meta, document["passages"], path, passage, document_link(doc_id).split("?")[0],
+                           render.document_facts(meta))
+        return HTMLResponse(page, headers={"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
+                                           "Cache-Control": "private, no-store"})
+
     @app.post("/api/documents", tags=["documents"])
     async def upload(
         files: list[UploadFile] = File(..., description="Fichiers PDF, DOCX, HTML, Markdown, texte ou JSONL."),
@@ -272,6 +326,17 @@ def create_app(services: Services, settings: Settings, authenticator: Authentica
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.ui.max_request_kb * 1024)
     app.add_middleware(ClientAddressMiddleware, trusted_proxies=settings.ui.trusted_proxies)  # outermost
     return app
+
+
+def _gradio_session_user(app: FastAPI, request: Request) -> str | None:
+    """The user name of the chat's login cookie (mode gradio), from the mounted Gradio app's sessions."""
+    for route in app.routes:
+        inner = getattr(route, "app", None)
+        if hasattr(inner, "tokens") and hasattr(inner, "cookie_id"):
+            token = (request.cookies.get(f"access-token-{inner.cookie_id}")
+                     or request.cookies.get(f"access-token-unsecure-{inner.cookie_id}"))
+            return inner.tokens.get(token) if token else None
+    return None
 
 
 def server_config(app: ASGIApp, settings: Settings) -> Any:

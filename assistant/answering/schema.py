@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from typing import Literal
+from urllib.parse import quote
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 AnswerMode = Literal["generatif", "extractif"]
 PracticeStatus = Literal["conforme", "divergent", "contraire", "non_trouve"]
@@ -32,6 +33,23 @@ class Citation(BaseModel):
     source_file: str = ""
     date: str | None = None
     score: float = 0.0
+    chunk_index: int | None = Field(None, description="The passage's position in its document (viewer anchor).")
+
+    @computed_field(description="Relative link to the document viewer, opened at the cited page or passage.")
+    @property
+    def url(self) -> str:
+        return document_link(self.doc_id, self.chunk_index, self.page)
+
+
+def document_link(doc_id: str, chunk_index: int | None = None, page: int | None = None) -> str:
+    """The one place a citation's link is formatted: ``/documents/<id>?passage=<chunk>`` then ``#page=N`` (paged
+    documents) or ``#passage-<chunk>`` (the highlighted passage), served by ``ui/viewer.py``."""
+    link = "/documents/" + quote(doc_id, safe="/")
+    if chunk_index is not None:
+        link += f"?passage={chunk_index}"
+    if page:
+        return link + f"#page={page}"
+    return link + (f"#passage-{chunk_index}" if chunk_index is not None else "")
 
 
 class SentenceCheck(BaseModel):

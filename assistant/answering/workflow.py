@@ -477,4 +477,5 @@ def _merge(lists: list[list[Passage]], limit: int) -> list[Passage]:
 def _citation(marker: int, p: Passage, quote: str | None = None) -> Citation:
     return Citation(marker=marker, doc_id=p.doc_id, title=p.title, doc_type=p.doc_type, territory=p.territory,
                     section_path=p.section_path, article=p.article, page=p.page, ocr=p.ocr, passage=p.text, quote=quote,
-                    source_file=p.source_file, date=p.date, score=p.score)
+                    source_file=p.source_file, date=p.date, score=p.score,
+                    chunk_index=p.chunk_index)

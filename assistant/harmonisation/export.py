@@ -36,6 +36,12 @@ def citations_text(citations: Iterable[Citation]) -> str:
     return " ; ".join(dict.fromkeys(citation_text(c) for c in citations))
 
 
+def citations_html(citations: Iterable[Citation], fallback: str = "") -> str:
+    """Each cited place linked to the document viewer (``Citation.url``, a link relative to the server)."""
+    links = {citation_text(c): c.url for c in citations}
+    return " ; ".join(f"<a href='{escape(url)}'>{escape(text)}</a>" for text, url in links.items()) or escape(fallback)
+
+
 def detail_rows(matrix: HarmonisationMatrix) -> list[list[str]]:
     rows = {r.id: r for r in matrix.rows}
     out = []
@@ -275,18 +281,18 @@ def _counts_html(matrix: HarmonisationMatrix) -> str:
 def _details_html(matrix: HarmonisationMatrix, changed: set[tuple[str, str]]) -> str:
     parts = ["<h2>Détail des cellules</h2>"]
     for row in matrix.rows:
-        source = citations_text(row.national_citations) or row.national_reference
+        source = citations_html(row.national_citations, row.national_reference)
         parts.append(f"<h3 id='q-{escape(row.id)}' data-row='{escape(row.id)}'>{escape(row.id)} — {escape(row.label)}</h3>"
                      f"<p data-row='{escape(row.id)}'><strong>Question :</strong> {escape(row.question)}<br><strong>Règle nationale :"
                      f"</strong> {escape(row.national_rule)}</p><blockquote data-row='{escape(row.id)}'>« {escape(row.national_quote)} »"
-                     f"</blockquote><p class='source' data-row='{escape(row.id)}'>Source : {escape(source)}</p>")
+                     f"</blockquote><p class='source' data-row='{escape(row.id)}'>Source : {source}</p>")
         for code in matrix.territories:
             cell = matrix.cell(row.id, code)
             if cell is None:
                 continue
             mark = " changed" if (row.id, code) in changed else ""
             quote = (f"<blockquote>« {escape(cell.quote)} »</blockquote><p class='source'>Source : "
-                     f"{escape(citations_text(cell.citations))}</p>") if cell.status != "non_trouve" else f"<p>{escape(cell.quote)}</p>"
+                     f"{citations_html(cell.citations)}</p>") if cell.status != "non_trouve" else f"<p>{escape(cell.quote)}</p>"
             parts.append(f"<div class='detail s-{cell.status}{mark}' id='c-{escape(row.id)}-{escape(code)}' data-status='{cell.status}' "
                          f"data-territory='{escape(code)}' data-question='{escape(row.id)}'><strong>{escape(territory_name(code))} — "
                          f"{STATUS_LABELS[cell.status]}</strong> : {escape(cell.reason)}{quote}"

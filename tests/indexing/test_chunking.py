@@ -95,3 +95,12 @@ def test_node_parser_carries_metadata_and_drops_repeated_title():
     assert nodes[0].metadata["section_path"] == "Visite"
     assert nodes[0].metadata["doc_type"] == "circulaire"
     assert nodes[0].metadata["chunk_index"] == 0
+
+
+def test_a_paragraph_running_over_a_page_break_gives_each_page_its_own_chunk_page():
+    # PDF pages end mid-paragraph (no blank line before the form feed): page two's text must not be cited as page one.
+    page_one = "Introduction.\n" + " ".join(f"Phrase {i} de la première page." for i in range(25))
+    page_two = "Montants.\n" + " ".join(f"Phrase {i} de la deuxième page." for i in range(25))
+    chunks = split_structure(page_one + "\f" + page_two, max_chars=1200, overlap_chars=150)
+    assert [c.page for c in chunks] == [1, 2]
+    assert "deuxième" not in chunks[0].text and "Montants." in chunks[1].text

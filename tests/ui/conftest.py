@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from assistant.services import Services
 from assistant.settings import Settings
 from tests.conftest import make_settings
-from tests.ui.corpus import write_corpus
+from tests.ui.corpus import write_corpus, write_viewer_corpus
 from ui.auth import Authenticator, hash_api_key, hash_password
 from ui.backend import guard_store
 from ui.server import create_app, server_config
@@ -33,19 +33,29 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def ui_index(tmp_path_factory, embedder):
-    """(settings, services) over tests/ui/corpus.py; the LLM endpoint is a closed port (extractive mode)."""
-    root = tmp_path_factory.mktemp("ui-index")
+def _built_index(root: Path, embedder, write) -> Iterator[tuple[Settings, Services]]:
+    """(settings, services) over the corpus ``write(folder)`` creates; the LLM endpoint is a closed port."""
     settings = make_settings(root, llm={"base_url": f"http://127.0.0.1:{free_port()}/v1", "connect_timeout_s": 1.0,
                                         "max_retries": 0})
     services = Services(settings)
     services.__dict__["embedder"] = embedder  # share the session's loaded model
     guard_store(services)
-    report = services.ingestion_pipeline().run([write_corpus(root / "corpus")])
+    report = services.ingestion_pipeline().run([write(root / "corpus")])
     assert not report.failed, report.failed
     yield settings, services
     services.close()
+
+
+@pytest.fixture(scope="session")
+def ui_index(tmp_path_factory, embedder):
+    """(settings, services) over tests/ui/corpus.py (extractive mode)."""
+    yield from _built_index(tmp_path_factory.mktemp("ui-index"), embedder, write_corpus)
+
+
+@pytest.fixture(scope="session")
+def viewer_index(tmp_path_factory, embedder):
+    """(settings, services) over ``write_viewer_corpus``: the test corpus plus a PDF, a Word file and a web page."""
+    yield from _built_index(tmp_path_factory.mktemp("viewer-index"), embedder, write_viewer_corpus)
 
 
 @pytest.fixture

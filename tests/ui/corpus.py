@@ -63,3 +63,55 @@ def write_corpus(folder: Path) -> Path:
         (folder / name).write_text(text, encoding="utf-8")
     (folder / "manifest.yaml").write_text(yaml.safe_dump({"documents": MANIFEST}, allow_unicode=True), encoding="utf-8")
     return folder
+
+
+# --- the document viewer: one document per format (PDF of three pages, Word, web page, Markdown) ---------
+VIEWER_PDF = "nat-guide-plafonds"
+VIEWER_PDF_PAGES = [
+    "Guide des plafonds de l'allocation personnalisée d'autonomie.\n\n" + " ".join(
+        f"Le présent guide rappelle, au point {i}, les règles générales de présentation des montants aux équipes."
+        for i in range(1, 11)),
+    "Montants du plan d'aide.\n\nLe montant mensuel maximal du plan d'aide en GIR 1 est fixé à 2045 euros par mois "
+    "pour une personne vivant à domicile, le montant en GIR 2 est fixé à 1646 euros par mois.\n\n" + " ".join(
+        f"Les équipes vérifient, à l'étape {i}, que le plan proposé reste sous le plafond de son groupe."
+        for i in range(1, 9)),
+    "Révision annuelle.\n\nLes montants sont revalorisés chaque année au premier janvier selon la majoration pour "
+    "tierce personne.\n\n" + " ".join(f"La revalorisation numéro {i} est publiée au Journal officiel." for i in range(1, 12)),
+]
+VIEWER_DOCX = "nat-aide-animaliere"
+VIEWER_HTML = "nat-portage-repas"
+VIEWER_FILES = {
+    "portage-repas.html": """<!DOCTYPE html><html><head><title>Portage de repas</title><script>alert(1)</script></head>
+<body><h1>Portage de repas à domicile</h1>
+<p>Le portage de repas est un service proposé aux personnes âgées qui ne peuvent plus cuisiner.</p>
+<h2>Prise en charge par l'APA</h2>
+<p>Le coût du portage de repas peut être intégré au plan d'aide de l'allocation personnalisée d'autonomie
+lorsque l'équipe médico-sociale le juge nécessaire lors de la visite à domicile.</p>
+<p onclick="alert(2)">Les autres services du plan d'aide restent inchangés.</p></body></html>""",
+}
+VIEWER_MANIFEST = [
+    {"id": VIEWER_PDF, "file": "guide-plafonds.pdf", "title": "Guide des plafonds APA", "doc_type": "fiche",
+     "territory": "national", "date": "2025-01-01"},
+    {"id": VIEWER_DOCX, "file": "aide-animaliere.docx", "title": "Aide animalière de la PCH", "doc_type": "fiche",
+     "territory": "national", "date": "2025-01-01"},
+    {"id": VIEWER_HTML, "file": "portage-repas.html", "title": "Portage de repas", "doc_type": "fiche",
+     "territory": "national", "date": "2025-01-01"},
+]
+
+
+def write_viewer_corpus(folder: Path) -> Path:
+    """``write_corpus`` plus a PDF, a Word document and a web page."""
+    from tests.indexing.formats import write_docx, write_pdf
+
+    write_corpus(folder)
+    for name, text in VIEWER_FILES.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    write_pdf(folder / "guide-plafonds.pdf", VIEWER_PDF_PAGES)
+    write_docx(folder / "aide-animaliere.docx", "Aide animalière de la PCH", [
+        ("Principe", "La prestation de compensation du handicap peut financer un chien guide ou un chien d'assistance."),
+        ("Montant de l'aide animalière", "L'aide animalière de la PCH est plafonnée à 3000 euros sur cinq ans, "
+                                         "versés en une seule fois ou chaque mois."),
+    ])
+    (folder / "manifest.yaml").write_text(yaml.safe_dump({"documents": MANIFEST + VIEWER_MANIFEST}, allow_unicode=True),
+                                          encoding="utf-8")
+    return folder

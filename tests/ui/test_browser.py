@@ -51,15 +51,20 @@ def browser():
         browser.close()
 
 
-@pytest.fixture
-def ui_server(ui_index, tmp_path):
-    """The real server in proxy-header mode: the browser plays a dep-59 agent behind the proxy."""
-    settings, services = ui_index
+def _header_mode_server(index, tmp_path):
+    """The real server in proxy-header mode on ``index``: the browser plays agents behind the proxy."""
+    settings, services = index
     ui = settings.ui.model_copy(update={"auth": "header", "feedback_db": tmp_path / "avis.sqlite3",
                                         "upload_dir": tmp_path / "uploads"})
     app_settings = settings.model_copy(update={"ui": ui})
-    with running_server(create_app(services, app_settings, Authenticator(app_settings))) as url:
-        yield url, ui.feedback_db
+    return running_server(create_app(services, app_settings, Authenticator(app_settings))), ui.feedback_db
+
+
+@pytest.fixture
+def ui_server(ui_index, tmp_path):
+    server, feedback_db = _header_mode_server(ui_index, tmp_path)
+    with server as url:
+        yield url, feedback_db
 
 
 @pytest.fixture
@@ -195,3 +200,85 @@ def test_upload_from_the_sources_tab(browser, embedder, tmp_path):
     finally:
         services.close()
     assert (tmp_path / "uploads" / "local" / document.name).exists()
+
+
+@pytest.fixture
+def viewer_server(viewer_index, tmp_path):
+    """The index holding a PDF, a Word file and a web page."""
+    server, _ = _header_mode_server(viewer_index, tmp_path)
+    with server as url:
+        yield url
+
+
+def _agent_page(browser, url: str, user: str, groups: str):
+    context = browser.new_context(locale="fr-FR", viewport={"width": 1400, "height": 1000},
+                                  extra_http_headers={"X-Remote-User": user, "X-Remote-Groups": groups})
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(url + "/")
+    page.get_by_text(f"Utilisateur : {user}").wait_for()
+    return context, page
+
+
+def _open_cited_document(page, question: str, title: str):
+    """Asks ``question`` in the chat, clicks the citation of ``title`` in the sources list: the viewer's tab."""
+    field = page.get_by_label("Votre question")
+    field.fill(question)
+    field.press("Enter")
+    answer = page.locator(".answer:not(.streaming)").last
+    answer.locator(".sources a.cite").first.wait_for()
+    item = answer.locator(".sources li", has_text=title).first
+    with page.context.expect_page() as opened:
+        item.locator("a.doc-link").click()
+    viewer = opened.value
+    viewer.wait_for_load_state("load")
+    return viewer
+
+
+def _in_viewport(page, selector: str) -> bool:
+    return page.evaluate("""(selector) => { const r = document.querySelector(selector).getBoundingClientRect();
+        return r.height > 0 && r.top >= 0 && r.bottom <= window.innerHeight; }""", selector)
+
+
+def test_citation_opens_the_document_viewer(browser, viewer_server):
+    url = viewer_server
+    context, page = _agent_page(browser, url, "alice", "dep-59")
+
+    # PDF: the citation opens page 2 (of 3), scrolled to, the passage's words boxed over the rendered page.
+    viewer = _open_cited_document(page, "Quel est le montant mensuel maximal du plan d'aide en GIR 1 ?",
+                                  "Guide des plafonds APA")
+    assert viewer.url.endswith("#page=2") and "/documents/nat-guide-plafonds?passage=" in viewer.url
+    viewer.locator('[id="page=2"] img').evaluate("img => img.complete || new Promise(r => img.onload = r)")
+    assert viewer.evaluate("document.querySelector('[id=\"page=2\"] img').naturalWidth") > 0
+    assert viewer.evaluate("window.scrollY") > 500  # page 1 scrolled past
+    assert _in_viewport(viewer, "[id='page=2'] mark[id^='passage-']")
+    assert viewer.locator("[id='page=2'] mark").count() >= 10 and viewer.locator("[id='page=1'] mark").count() == 0
+    viewer.screenshot(path=str(DOCS / "viewer-pdf.png"))
+    viewer.close()
+
+    # Word and web page: rendered as HTML, the cited blocks marked and scrolled into view.
+    for question, title, words, shot in [
+        ("À combien est plafonnée l'aide animalière de la PCH ?", "Aide animalière de la PCH", "3000 euros", "viewer-docx.png"),
+        ("Le portage de repas peut-il être pris en charge par le plan d'aide de l'APA ?", "Portage de repas",
+         "plan d'aide de l'allocation", None),
+    ]:
+        viewer = _open_cited_document(page, question, title)
+        anchor = viewer.url.rsplit("#", 1)[1]
+        assert anchor.startswith("passage-")
+        assert words in viewer.locator(f"mark[id='{anchor}']").inner_text() + " ".join(viewer.locator("mark").all_inner_texts())
+        assert _in_viewport(viewer, f"mark[id='{anchor}']")
+        if shot:
+            viewer.screenshot(path=str(DOCS / shot))
+        viewer.close()
+
+    # A restricted document: its link works for its group, and is a 404 for another group.
+    viewer = _open_cited_document(page, "Qui suit les dossiers urgents d'APA dans le Nord ?", "Guide interne APA du Nord")
+    restricted = viewer.url.split("#")[0]
+    assert "cellule Tournesol" in viewer.locator("mark").first.inner_text()
+    page.screenshot(path=str(DOCS / "ui-chat-lien-document.png"), full_page=False)
+    context.close()
+    other, other_page = _agent_page(browser, url, "bruno", "dep-13")
+    response = other_page.goto(restricted)
+    assert response.status == 404
+    assert "Document introuvable" in other_page.inner_text("body") and "Tournesol" not in other_page.content()
+    other.close()

@@ -68,7 +68,7 @@ def test_comparison_puts_the_national_rule_above_a_flagged_table():
 def test_openai_closing_text():
     c = citation()
     done = AssistantResponse(question="q", standalone_question="q", mode="extractif", answer="Deux mois [1].", citations=[c])
-    assert closing_text("Deux mois [1].", done) == "\n\nSources :\n[1] Circulaire APA › Titre 1 › Article 2, p. 3 — Nord (59), 2024-03-15"
+    assert closing_text("Deux mois [1].", done) == "\n\nSources :\n[1] Circulaire APA › Titre 1 › Article 2, p. 3 — Nord (59), 2024-03-15 — /documents/nat-apa#page=3"
     assert closing_text("", done).startswith("Deux mois [1].\n\nSources :")
     trimmed = done.model_copy(deep=True)
     trimmed.verification.removed = ["Phrase inventée."]

@@ -74,3 +74,13 @@ def test_filtered_matrix_keeps_only_the_asked_statuses():
     only = matrix().filtered(statuses=["contraire"])
     assert [(c.question_id, c.territory) for c in only.cells] == [("Q1", "13")]
     assert matrix().filtered(territories=["59"], questions=["Q2"]).territories == ["59"]
+
+
+def test_html_sources_link_to_the_document_viewer():
+    from assistant.answering.schema import Citation
+    from assistant.harmonisation.export import citations_html
+
+    cited = Citation(marker=1, doc_id="dep59-rdas", title="RDAS du Nord", doc_type="pratique_territoriale", territory="59",
+                     section_path="Article 12", page=4, passage="…", chunk_index=7)
+    assert citations_html([cited]) == "<a href='/documents/dep59-rdas?passage=7#page=4'>RDAS du Nord › Article 12, p. 4</a>"
+    assert citations_html([], "CASF, art. L. 232-14") == "CASF, art. L. 232-14"

@@ -326,7 +326,7 @@ def _register_subcommands() -> None:
 
     from assistant.cli_harmonisation import harmoniser
     from assistant.cli_snapshot import snapshot_app
-    from ui.cli import mot_de_passe, purge, serve
+    from ui.cli import feedback_app, mot_de_passe, purge, serve
 
     app.command("serve", help="Lancer le serveur : chat Gradio sur / et API HTTP (/api/ask, /v1/chat/completions, /health, /metrics).")(serve)
     app.command("mot-de-passe")(mot_de_passe)
@@ -334,6 +334,7 @@ def _register_subcommands() -> None:
     app.command("harmoniser")(harmoniser)
 
     app.add_typer(llm_app, name="llm", help="Serveur LLM local (vLLM ou llama.cpp) : démarrer, arrêter, état.")
+    app.add_typer(feedback_app, name="feedback", help="Avis des utilisateurs : export (CSV, JSONL, questions d'évaluation à relire).")
     app.add_typer(snapshot_app, name="snapshot", help="Sauvegarde et restauration de l'index Qdrant (instantanés).")
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import signal
+from pathlib import Path
 from typing import Optional
 
 import typer
@@ -135,3 +136,38 @@ def purge(
         raise typer.Exit(1)
     deleted = store.purge(before=before, user=utilisateur)
     console.print(f"{deleted} avis {scope} supprimé(s) définitivement.")
+
+
+feedback_app = typer.Typer(no_args_is_help=True)
+
+
+@feedback_app.command("export")
+def feedback_export(
+    format: str = typer.Option("jsonl", "--format", "-f", help="jsonl ou csv (ignoré avec --comme-eval : JSONL)."),
+    comme_eval: bool = typer.Option(False, "--comme-eval", help="Les avis 👎 comme questions d'évaluation candidates "
+                                    "(schéma de eval/dataset.py, qid « a-revoir-… » : à relire avant usage)."),
+    sortie: Optional[Path] = typer.Option(None, "--sortie", "-o", help="Fichier écrit (défaut : sortie standard)."),
+) -> None:
+    """Exporter les avis enregistrés (données personnelles masquées)."""
+    import json
+
+    from assistant.settings import get_settings
+    from ui.feedback import FeedbackStore
+
+    if format not in ("jsonl", "csv"):
+        err_console.print("[bold red]Erreur :[/] --format doit valoir jsonl ou csv.")
+        raise typer.Exit(2)
+    settings = get_settings()
+    store = FeedbackStore(settings.resolve(settings.ui.feedback_db), settings.ui.feedback_retention_days)
+    if comme_eval:
+        records = store.eval_candidates()
+        text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+        summary = f"{len(records)} question(s) candidate(s) issue(s) des avis 👎, à relire (qid « a-revoir-… »)."
+    else:
+        text = store.export(format)
+        summary = f"{len(store.rows())} avis exporté(s)."
+    if sortie is None:
+        print(text, end="")
+    else:
+        sortie.write_text(text, encoding="utf-8")
+    err_console.print(summary)

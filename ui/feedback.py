@@ -51,6 +51,7 @@ CREATE INDEX IF NOT EXISTS feedback_created_at ON feedback (created_at);
 CREATE INDEX IF NOT EXISTS feedback_user ON feedback (user)
 """
 MASKED_COLUMNS = ("question", "comment", "answer")
+REVIEW_PREFIX = "a-revoir-retour-"  # candidate evaluation questions a reviewer must check before use
 PURGE_EVERY_S = 3600.0
 
 
@@ -190,6 +191,26 @@ class FeedbackStore:
                 "created_at": row["created_at"],
             })
         return records
+
+    def eval_candidates(self) -> list[dict]:
+        """The 👎 feedback as candidate questions in the evaluation dataset schema (``eval/dataset.py``), masked,
+        marked for review: ``qid`` ``a-revoir-retour-00012``, no reference answer, the cited documents as
+        candidate gold sources (an abstention becomes an unanswerable ``hors_corpus`` candidate)."""
+        candidates = []
+        for row in self.rows():
+            if row["rating"] != "negatif":
+                continue
+            cited = list(dict.fromkeys(c["doc_id"] for c in json.loads(row["citations"])))
+            answerable = bool(cited) and not row["abstained"]
+            candidates.append({
+                "qid": f"{REVIEW_PREFIX}{row['id']:05d}",
+                "question": _mask(row["question"]),
+                "category": "factuel" if answerable else "hors_corpus",
+                "reference_answer": None,
+                "gold_sources": [{"doc_id": doc_id} for doc_id in cited] if answerable else [],
+                "answerable": answerable,
+            })
+        return candidates
 
     def export(self, fmt: Literal["csv", "jsonl"]) -> str:
         records = [{**r, **{c: _mask(r[c]) for c in MASKED_COLUMNS}} for r in self.eval_records()]

@@ -191,7 +191,7 @@ def bench_retrievers(dataset: Dataset, settings: Settings, embedder: Any, cached
     else:
         results["hybrid_rerank"] = {"status": "non mesuré", "reason": (
             "aucun modèle de reranking (cross-encoder) disponible hors ligne : reranker.model n'est pas configuré "
-            "et aucun paquet installable ne fournit de poids (voir /work/shared/MODELS.md) ; --reranker-model CHEMIN pour le mesurer")}
+            "et aucun paquet installable ne fournit de poids (voir ../shared/MODELS.md) ; --reranker-model CHEMIN pour le mesurer")}
     for name, build in runs:
         print(f"[{dataset.name}] {name} ({len(questions)} questions)…", flush=True)
         try:

@@ -88,6 +88,23 @@ def test_answer_bench_extractive_on_a_tiny_corpus(tmp_path: Path):
     assert "Mode extractif" in (tmp_path / "out" / "answer.md").read_text(encoding="utf-8")
 
 
+
+def test_reranker_bench_times_the_products_reranking_path_against_no_reranker(tmp_path: Path):
+    from bench.reranker import run
+    from tests.conftest import make_settings
+
+    settings = make_settings(tmp_path, eval={"qdrant_path": tmp_path / "eval-qdrant"})
+    corpus = build_corpus(tmp_path / "corpus")
+    questions = [{"question": text, "gold": [gold]} for _, text, gold in QUESTIONS[:2]]
+    data = run(settings, [4], None, tmp_path / "out", ("mini", corpus, questions))
+
+    plain, reranked = data["variants"]["sans reranker"], data["variants"]["reranker top_n=4"]
+    assert plain["rerank_ms"]["p50_ms"] == 0 and reranked["rerank_ms"]["p50_ms"] > 0  # the cross-encoder really ran
+    assert reranked["ask_ms"]["p50_ms"] > 0 and reranked["ratio_to_baseline_p50"] > 0
+    assert "mrr@10" in plain and "mrr@10" not in reranked  # untrained head: no ranking quality claimed
+    assert data["parameters"]["trained_head"] is False
+    assert "tête de score non entraînée" in (tmp_path / "out" / "reranker.md").read_text(encoding="utf-8")
+
 @pytest.mark.llm
 @pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="llama-cpp-python absent")
 def test_answer_bench_generative_with_the_local_server(tmp_path: Path):

@@ -326,11 +326,12 @@ def _register_subcommands() -> None:
 
     from assistant.cli_harmonisation import harmoniser
     from assistant.cli_snapshot import snapshot_app
-    from ui.cli import feedback_app, mot_de_passe, purge, serve
+    from ui.cli import feedback_app, mot_de_passe, purge, serve, usage
 
     app.command("serve", help="Lancer le serveur : chat Gradio sur / et API HTTP (/api/ask, /v1/chat/completions, /health, /metrics).")(serve)
     app.command("mot-de-passe")(mot_de_passe)
     app.command("purge")(purge)
+    app.command("usage")(usage)
     app.command("harmoniser")(harmoniser)
 
     app.add_typer(llm_app, name="llm", help="Serveur LLM local (vLLM ou llama.cpp) : démarrer, arrêter, état.")

@@ -230,6 +230,9 @@ class UISettings(BaseModel):
     max_request_kb: int = Field(256, ge=1, description="Largest JSON request body (uploads: max_upload_mb).")
     feedback_retention_days: int | None = Field(
         365, ge=1, description="Feedback older than this is deleted (at start-up and daily); None = kept until purged.")
+    usage_questions: bool = Field(False, description="Usage events keep the question text (personal data masked); "
+                                  "off: never stored.")
+    usage_groups: list[str] = Field(default_factory=lambda: ["admin"], description="Groups that see the « Usage » tab.")
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -4,6 +4,7 @@ uploads ingested by the server itself, feedback, health."""
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import re
 import threading
 import time
@@ -24,6 +25,7 @@ from indexing.parsers import SUPPORTED_SUFFIXES
 from ui.auth import User
 from ui.feedback import FeedbackIn, FeedbackStore
 from ui.metrics import Metrics
+from ui.usage import UsageStore
 
 DOCUMENT_FIELDS = ["doc_id", "title", "doc_type", "territory", "date", "validity", "valid_from", "valid_until",
                    "replaced_by", "visibility", "source_file", "source_url"]
@@ -106,6 +108,9 @@ class Backend:
         self.settings = settings
         self.metrics = metrics or Metrics()
         self.feedback = FeedbackStore(settings.resolve(settings.ui.feedback_db), settings.ui.feedback_retention_days)
+        self.usage = UsageStore(settings.resolve(settings.ui.feedback_db), settings.ui.usage_questions)
+        if settings.ui.feedback_retention_days:  # usage events follow the feedback's retention
+            self.usage.purge(dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=settings.ui.feedback_retention_days))
         self.upload_dir = settings.resolve(settings.ui.upload_dir)
         store = services.store
         self._native_filters = isinstance(getattr(store, "inner", store), QdrantStore)
@@ -156,6 +161,7 @@ class Backend:
                territoires: list[str] | None = None, types: list[str] | None = None,
                channel: str = "api") -> Iterator[str | AssistantResponse]:
         search_filter = self.search_filter(user, territoires, types)
+        started = time.perf_counter()
         mode = None if mode in (None, "", "auto") else mode
         items = self._guarded(lambda: self.services.assistant.stream(question, history=history or [], mode=mode,
                                                                      search_filter=search_filter))
@@ -166,6 +172,7 @@ class Backend:
                 return
             if isinstance(item, AssistantResponse):
                 self.metrics.observe_response(item, "question", channel)
+                self.usage.record(item, user.groups, "question", channel, time.perf_counter() - started)
                 item = public_response(item)
             yield item
 
@@ -173,8 +180,10 @@ class Backend:
         codes = self.territory_codes(territoires)
         if not codes:
             raise RequestError(422, "Choisissez au moins un département à comparer.")
+        started = time.perf_counter()
         response = self._guarded(lambda: self.services.assistant.compare(question, codes, groups=user.groups))
         self.metrics.observe_response(response, "comparaison", channel)
+        self.usage.record(response, user.groups, "comparaison", channel, time.perf_counter() - started)
         return public_response(response)
 
     @staticmethod

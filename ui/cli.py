@@ -136,6 +136,11 @@ def purge(
         raise typer.Exit(1)
     deleted = store.purge(before=before, user=utilisateur)
     console.print(f"{deleted} avis {scope} supprimé(s) définitivement.")
+    if before is not None:
+        from ui.usage import UsageStore
+
+        events = UsageStore(settings.resolve(settings.ui.feedback_db)).purge(before)
+        console.print(f"{events} événement(s) d'usage antérieur(s) au {before.isoformat()} supprimé(s).")
 
 
 feedback_app = typer.Typer(no_args_is_help=True)
@@ -171,3 +176,35 @@ def feedback_export(
     else:
         sortie.write_text(text, encoding="utf-8")
     err_console.print(summary)
+
+
+def usage(
+    depuis: Optional[str] = typer.Option(None, "--depuis", help="Premier jour pris en compte (AAAA-MM-JJ)."),
+    format: str = typer.Option("html", "--format", "-f", help="html (page autonome avec graphique) ou csv (une ligne par jour)."),
+    sortie: Optional[Path] = typer.Option(None, "--sortie", "-o", help="Fichier écrit (défaut : sortie standard)."),
+) -> None:
+    """Usage et impact de l'assistant (événements anonymes) : réponses par jour et par département, taux d'abstention
+    et de prudence, sujets, avis et leurs raisons, étapes les plus lentes."""
+    from assistant.settings import get_settings
+    from ui.feedback import FeedbackStore
+    from ui.usage import UsageStore, figures, report_csv, report_html
+
+    if format not in ("html", "csv"):
+        err_console.print("[bold red]Erreur :[/] --format doit valoir html ou csv.")
+        raise typer.Exit(2)
+    try:
+        since = dt.date.fromisoformat(depuis) if depuis else None
+    except ValueError:
+        err_console.print(f"[bold red]Erreur :[/] date invalide « {depuis} » (format attendu : AAAA-MM-JJ).")
+        raise typer.Exit(2) from None
+    settings = get_settings()
+    path = settings.resolve(settings.ui.feedback_db)
+    events = UsageStore(path).events(since)
+    feedback = [f for f in FeedbackStore(path).rows() if since is None or f["created_at"][:10] >= since.isoformat()]
+    data = figures(events, feedback)
+    text = report_html(data, since) if format == "html" else report_csv(data, feedback, events)
+    if sortie is None:
+        print(text, end="")
+    else:
+        sortie.write_text(text, encoding="utf-8")
+    err_console.print(f"{data['questions']} réponse(s), {len(feedback)} avis.")

@@ -143,3 +143,14 @@ def test_highlight_blocks_marks_the_run_holding_the_passage():
     assert found and html.startswith('<p><mark id="passage-0">mot0')
     assert highlight_blocks("<p>Rien de commun ici.</p>", "Le délai est de deux mois.", 1) == (
         "<p>Rien de commun ici.</p>", False)
+
+
+def test_every_answer_records_an_anonymous_usage_event(viewer):
+    client, _ = viewer
+    usage = client.app.state.backend.usage
+    before = len(usage.events())
+    _ask(client, "Quel est le montant mensuel maximal du plan d'aide en GIR 1 ?")
+    event = usage.events()[-1]
+    assert len(usage.events()) == before + 1
+    assert event["departement"] == "59" and event["channel"] == "api" and event["kind"] == "question"
+    assert event["question"] is None and event["latency_ms"] > 0 and "fiche" in event["doc_types"]

@@ -1,0 +1,219 @@
+"""Usage and impact: one anonymous event per answer in the local SQLite database, and the figures a steering
+committee reads (``autonomie usage``, the « Usage » tab).
+
+An event holds the time, the caller's département (from a ``dep-XX`` group, else « autre »: never a user
+name), channel, kind, mode, abstention, caution, latency, step timings, glossary terms and cited document
+types. The question text is kept only when ``ui.usage_questions`` is on, and then masked
+(``assistant/answering/pii.py``). Events follow the feedback's retention (``ui.feedback_retention_days``) and
+``autonomie purge --avant``.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import re
+import sqlite3
+import statistics
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from assistant.answering.pii import mask_personal_data
+from assistant.answering.schema import AssistantResponse
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS usage_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    created_at TEXT NOT NULL,
+    departement TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    abstained INTEGER NOT NULL,
+    caution INTEGER NOT NULL,
+    latency_ms INTEGER NOT NULL,
+    steps TEXT NOT NULL,
+    glossary TEXT NOT NULL,
+    doc_types TEXT NOT NULL,
+    question TEXT
+);
+CREATE INDEX IF NOT EXISTS usage_created_at ON usage_events (created_at)
+"""
+_DEP_RE = re.compile(r"^dep-(\w{2,3})$", re.IGNORECASE)
+CSV_FIELDS = ("jour", "questions", "abstentions", "prudence", "latence_p50_ms", "avis_positifs", "avis_negatifs")
+
+
+def departement_of(groups: tuple[str, ...] | list[str]) -> str:
+    """« 59 » for a member of ``dep-59``; « autre » otherwise (a group name may identify a person)."""
+    codes = sorted({m.group(1).upper() for g in groups if (m := _DEP_RE.match(g))})
+    return ",".join(codes) or "autre"
+
+
+class UsageStore:
+    def __init__(self, path: Path, keep_questions: bool = False):
+        self.path = path
+        self.keep_questions = keep_questions
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(_SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=10)
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA secure_delete=ON")
+        return db
+
+    def record(self, response: AssistantResponse, groups: tuple[str, ...], kind: str, channel: str,
+               latency_s: float, at: dt.datetime | None = None) -> int:
+        question = mask_personal_data(response.question).text if self.keep_questions else None
+        steps = {k: round(v, 4) for k, v in response.timings.items()}
+        types = sorted({c.doc_type for c in response.citations})
+        with self._connect() as db:
+            cursor = db.execute(
+                "INSERT INTO usage_events (created_at, departement, channel, kind, mode, abstained, caution, latency_ms, "
+                "steps, glossary, doc_types, question) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                ((at or dt.datetime.now(dt.timezone.utc)).isoformat(timespec="seconds"), departement_of(groups), channel,
+                 kind, response.mode, int(response.abstained), int(response.confidence == "moyenne"),
+                 int(round(latency_s * 1000)), json.dumps(steps), json.dumps(response.glossary_added, ensure_ascii=False),
+                 json.dumps(types), question))
+            return int(cursor.lastrowid)
+
+    def events(self, since: dt.date | None = None) -> list[dict[str, Any]]:
+        where, params = ("WHERE created_at >= ?", [since.isoformat()]) if since else ("", [])
+        with self._connect() as db:
+            rows = db.execute(f"SELECT * FROM usage_events {where} ORDER BY id", params).fetchall()
+        return [dict(r) | {k: json.loads(r[k]) for k in ("steps", "glossary", "doc_types")} for r in rows]
+
+    def purge(self, before: dt.datetime | dt.date) -> int:
+        if not isinstance(before, dt.datetime):
+            before = dt.datetime.combine(before, dt.time(), tzinfo=dt.timezone.utc)
+        with self._connect() as db:
+            deleted = db.execute("DELETE FROM usage_events WHERE created_at < ?",
+                                 (before.astimezone(dt.timezone.utc).isoformat(timespec="seconds"),)).rowcount
+        if deleted:  # deleted rows leave the disk: the write-ahead log is moved in and truncated
+            with self._connect() as db:
+                db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return deleted
+
+
+def figures(events: list[dict[str, Any]], feedback: list[dict[str, Any]]) -> dict[str, Any]:
+    """Every figure of the usage report, computed from the events and the feedback rows (no personal data)."""
+    total = len(events)
+    latencies = [e["latency_ms"] for e in events]
+    days: dict[str, dict[str, int]] = {}
+    for e in events:
+        day = days.setdefault(e["created_at"][:10], {"questions": 0, "abstentions": 0, "prudence": 0})
+        day["questions"] += 1
+        day["abstentions"] += e["abstained"]
+        day["prudence"] += e["caution"]
+    steps: dict[str, list[float]] = {}
+    for e in events:
+        for step, seconds in e["steps"].items():
+            steps.setdefault(step, []).append(seconds)
+    ratings = Counter(f["rating"] for f in feedback)
+    return {
+        "questions": total,
+        "par_jour": dict(sorted(days.items())),
+        "par_departement": dict(Counter(e["departement"] for e in events).most_common()),
+        "par_mode": dict(Counter(e["mode"] for e in events).most_common()),
+        "par_canal": dict(Counter(e["channel"] for e in events).most_common()),
+        "taux_abstention": round(sum(e["abstained"] for e in events) / total, 4) if total else 0.0,
+        "taux_prudence": round(sum(e["caution"] for e in events) / total, 4) if total else 0.0,
+        "latence_p50_ms": int(statistics.median(latencies)) if latencies else 0,
+        "latence_p95_ms": int(sorted(latencies)[max(0, -(-95 * total // 100) - 1)]) if latencies else 0,
+        "termes_glossaire": dict(Counter(t for e in events for t in e["glossary"]).most_common(10)),
+        "types_cites": dict(Counter(t for e in events for t in e["doc_types"]).most_common()),
+        "etapes_lentes": dict(sorted(((s, round(statistics.mean(v), 3)) for s, v in steps.items()),
+                                     key=lambda kv: -kv[1])[:5]),
+        "avis": {"positif": ratings.get("positif", 0), "negatif": ratings.get("negatif", 0)},
+        "raisons_avis_negatifs": dict(Counter(f["reason"] or "sans raison" for f in feedback
+                                              if f["rating"] == "negatif").most_common()),
+        "taux_satisfaction": round(ratings.get("positif", 0) / len(feedback), 4) if feedback else None,
+    }
+
+
+def report_csv(data: dict[str, Any], feedback: list[dict[str, Any]], events: list[dict[str, Any]]) -> str:
+    """One line per day: questions, abstentions, cautions, median latency, feedback."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_FIELDS)
+    ratings = Counter((f["created_at"][:10], f["rating"]) for f in feedback)
+    for day, counts in data["par_jour"].items():
+        latencies = [e["latency_ms"] for e in events if e["created_at"].startswith(day)]
+        writer.writerow([day, counts["questions"], counts["abstentions"], counts["prudence"],
+                         int(statistics.median(latencies)), ratings[(day, "positif")], ratings[(day, "negatif")]])
+    return out.getvalue()
+
+
+def report_html(data: dict[str, Any], since: dt.date | None = None, standalone: bool = True) -> str:
+    """The committee's page: key rates, a plot of questions per day, tables of the breakdowns (all in French)."""
+    from html import escape
+
+    def table(title: str, values: dict[str, Any], head: str = "Nombre") -> str:
+        if not values:
+            return f"<h3>{escape(title)}</h3><p>Aucune donnée.</p>"
+        rows = "".join(f"<tr><th scope='row'>{escape(str(k))}</th><td>{escape(str(v))}</td></tr>" for k, v in values.items())
+        return (f"<h3>{escape(title)}</h3><table class='usage-table'><thead><tr><th scope='col'>{escape(title)}</th>"
+                f"<th scope='col'>{escape(head)}</th></tr></thead><tbody>{rows}</tbody></table>")
+
+    def pct(value: float | None) -> str:
+        return "—" if value is None else f"{100 * value:.1f} %".replace(".", ",")
+
+    period = f"depuis le {since.isoformat()}" if since else "toute la période conservée"
+    kpis = (f"<ul class='usage-kpis'><li><strong>{data['questions']}</strong> réponses</li>"
+            f"<li>Abstention : <strong>{pct(data['taux_abstention'])}</strong></li>"
+            f"<li>Prudence (confiance moyenne) : <strong>{pct(data['taux_prudence'])}</strong></li>"
+            f"<li>Latence médiane : <strong>{data['latence_p50_ms']} ms</strong> (p95 {data['latence_p95_ms']} ms)</li>"
+            f"<li>Avis 👍 / 👎 : <strong>{data['avis']['positif']} / {data['avis']['negatif']}</strong> "
+            f"(satisfaction {pct(data['taux_satisfaction'])})</li></ul>")
+    body = (f"<section class='usage'><h2>Usage de l'assistant ({escape(period)})</h2>"
+            "<p>Événements anonymes : ni identifiant d'utilisateur, ni texte des questions (sauf réglage "
+            "ui.usage_questions, et alors masqué).</p>"
+            f"{kpis}{_plot_svg(data['par_jour'])}"
+            + table("Réponses par département", data["par_departement"])
+            + table("Mode de réponse", data["par_mode"])
+            + table("Canal", data["par_canal"])
+            + table("Sujets : termes du glossaire", data["termes_glossaire"])
+            + table("Types de documents cités", data["types_cites"])
+            + table("Raisons des avis négatifs", data["raisons_avis_negatifs"])
+            + table("Étapes les plus lentes", {k: f"{v:.3f} s".replace(".", ",") for k, v in data["etapes_lentes"].items()},
+                    "Durée moyenne")
+            + "</section>")
+    if not standalone:
+        return body
+    return (f"<!DOCTYPE html><html lang='fr'><head><meta charset='utf-8'><title>Usage — Assistant Autonomie</title>"
+            f"<style>{USAGE_CSS}</style></head><body>{body}</body></html>")
+
+
+USAGE_CSS = """body { font-family: ui-sans-serif, system-ui, "Segoe UI", Roboto, Arial, sans-serif; margin: 1.5rem; color: #202124; }
+.usage-table { border-collapse: collapse; margin-bottom: 1rem; } .usage-table th, .usage-table td { border: 1px solid #c4c7c5;
+padding: .3rem .6rem; text-align: left; } .usage-kpis { display: flex; flex-wrap: wrap; gap: 1.2rem; list-style: none; padding: 0; }
+.usage svg { max-width: 100%; height: auto; }"""
+
+
+def _plot_svg(per_day: dict[str, dict[str, int]]) -> str:
+    """Questions and abstentions per day (matplotlib, inline SVG)."""
+    if not per_day:
+        return ""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    days = list(per_day)
+    figure, axis = plt.subplots(figsize=(8, 2.8), dpi=100)
+    axis.bar(days, [v["questions"] for v in per_day.values()], color="#1a3e8c", label="Réponses")
+    axis.bar(days, [v["abstentions"] for v in per_day.values()], color="#b45309", label="dont abstentions")
+    axis.set_ylabel("Par jour")
+    axis.legend(loc="upper left", frameon=False)
+    axis.tick_params(axis="x", labelrotation=45, labelsize=8)
+    figure.tight_layout()
+    out = io.StringIO()
+    figure.savefig(out, format="svg")
+    plt.close(figure)
+    svg = out.getvalue()
+    return "<figure><figcaption>Réponses par jour</figcaption>" + svg[svg.index("<svg"):] + "</figure>"

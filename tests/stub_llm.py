@@ -52,7 +52,10 @@ def sleeping(seconds: float, then: Reply) -> Reply:
     return reply
 
 
-def streamed(pieces: list[str]) -> Reply:
+def streamed(pieces: list[str], usage: tuple[int, int] | None = None) -> Reply:
+    """``usage``: (prompt, completion) tokens sent in a last chunk without choices, as servers honouring
+    ``stream_options.include_usage`` do (vLLM, OpenAI)."""
+
     def reply(handler: BaseHTTPRequestHandler) -> None:
         handler.send_response(200)
         handler.send_header("Content-Type", "text/event-stream")
@@ -68,6 +71,10 @@ def streamed(pieces: list[str]) -> Reply:
             }
             handler.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
             handler.wfile.flush()
+        if usage is not None:
+            last = {"id": "chatcmpl-stub", "object": "chat.completion.chunk", "created": 0, "model": "stub-model", "choices": [],
+                    "usage": {"prompt_tokens": usage[0], "completion_tokens": usage[1], "total_tokens": sum(usage)}}
+            handler.wfile.write(f"data: {json.dumps(last)}\n\n".encode())
         handler.wfile.write(b"data: [DONE]\n\n")
 
     return reply

@@ -84,8 +84,8 @@ def completion(response: AssistantResponse, model: str) -> dict[str, Any]:
         "created": int(time.time()),
         "model": model,
         "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": response.tokens.get("in", 0), "completion_tokens": response.tokens.get("out", 0),
-                  "total_tokens": response.tokens.get("in", 0) + response.tokens.get("out", 0)},
+        **({"usage": {"prompt_tokens": response.tokens["in"], "completion_tokens": response.tokens["out"],
+                      "total_tokens": response.tokens["in"] + response.tokens["out"]}} if response.tokens else {}),
         **_extras(response),
     }
 

@@ -4,7 +4,7 @@ territories, which sources to search, comparison intent."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from assistant.answering.pii import without_placeholders
 from assistant.answering.schema import Turn
@@ -17,10 +17,6 @@ _FOLLOW_UP_RE = re.compile(
     re.IGNORECASE,
 )
 _GEVA_RE = re.compile(r"\bgeva\b|\bvolets?\b|évaluation des besoins de compensation|equipe pluridisciplinaire", re.IGNORECASE)
-_PRACTICE_RE = re.compile(
-    r"départements?|territoires?|territorial|pratiques?|rdas|règlement départemental|localement|chez nous|conseil départemental",
-    re.IGNORECASE,
-)
 _COMPARE_RE = re.compile(r"compar|différen|diverg|harmonis|écart|selon les départements|d'un département à l'autre|chaque département",
                          re.IGNORECASE)
 
@@ -30,9 +26,7 @@ class QuestionAnalysis:
     standalone: str
     territories: list[str]
     search_geva: bool
-    search_practices: bool
     compare: bool
-    sub_questions: list[str] = field(default_factory=list)
 
 
 def condense(question: str, history: list[Turn]) -> str:
@@ -57,8 +51,5 @@ def analyse(question: str, history: list[Turn], selected_territories: list[str] 
         standalone=standalone,
         territories=territories,
         search_geva=bool(_GEVA_RE.search(standalone)),
-        search_practices=bool(territories) or bool(_PRACTICE_RE.search(standalone)),
         compare=compare,
-        sub_questions=[s.strip() + " ?" for s in re.split(r"\?\s+(?=\S)", standalone.strip()) if s.strip()][:3]
-        if standalone.count("?") > 1 else [],
     )

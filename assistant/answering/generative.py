@@ -15,8 +15,6 @@ from assistant.retrieval.retriever import Passage
 class ToolRun:
     calls: list[str] = field(default_factory=list)
     passages: list[Passage] = field(default_factory=list)
-    tokens_in: int = 0
-    tokens_out: int = 0
 
 
 class GenerativeSteps:
@@ -46,8 +44,6 @@ class GenerativeSteps:
         messages: list[dict] = [{"role": "system", "content": prompts.AGENT_SYSTEM}, {"role": "user", "content": question}]
         for _ in range(self.max_tool_rounds):
             result = self.llm.chat(messages, tools=prompts.TOOLS, temperature=0.0, max_tokens=300)
-            run.tokens_in += result.prompt_tokens
-            run.tokens_out += result.completion_tokens
             if not result.tool_calls:
                 break
             messages.append({"role": "assistant", "content": result.text or "", "tool_calls": [
@@ -61,9 +57,6 @@ class GenerativeSteps:
                 messages.append({"role": "tool", "tool_call_id": call.id, "content": summary})
         return run
 
-    def answer(self, question: str, passages: list[Passage]) -> tuple[str, int, int]:
-        result = self.llm.chat(prompts.answer_messages(question, passages))
-        return (result.text or "").strip(), result.prompt_tokens, result.completion_tokens
-
-    def stream_answer(self, question: str, passages: list[Passage]) -> Iterator[str]:
-        yield from self.llm.stream_chat(prompts.answer_messages(question, passages))
+    def stream_answer(self, question: str, passages: list[Passage], usage: dict[str, int] | None = None) -> Iterator[str]:
+        """``usage`` receives the answer's token counts (``in``, ``out``) when the server reports them."""
+        yield from self.llm.stream_chat(prompts.answer_messages(question, passages), usage=usage)

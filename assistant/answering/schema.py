@@ -107,5 +107,5 @@ class AssistantResponse(BaseModel):
     comparison: Comparison | None = None
     tool_calls: list[str] = Field(default_factory=list)
     timings: dict[str, float] = Field(default_factory=dict)
-    tokens: dict[str, int] = Field(default_factory=dict)
+    tokens: dict[str, int] = Field(default_factory=dict, description="LLM tokens of the answer (in, out); empty when the server did not report them.")
     warnings: list[str] = Field(default_factory=list)

@@ -335,7 +335,7 @@ class AnswerWorkflow(Workflow):
             context = ranked[: self.stages.settings.max_passages]
             parts: list[str] = []
             try:
-                deltas = self.stages.llm.stream_answer(response.standalone_question, context)
+                deltas = self.stages.llm.stream_answer(response.standalone_question, context, usage=response.tokens)
                 while (delta := await asyncio.to_thread(next, deltas, None)) is not None:
                     parts.append(delta)
                     streamed = True
@@ -365,7 +365,6 @@ class AnswerWorkflow(Workflow):
             response.timings["verify"] = time.perf_counter() - t0
             used = {m for s in verification.sentences if s.supported for m in s.markers}
             cited = [c for c in citations if c.marker in used]
-            response.tokens = {"in": 0, "out": 0}  # not reported by the streaming endpoint
             if answer.strip() and cited:
                 response.answer, response.verification, response.citations = answer, verification, cited
                 if verification.removed:

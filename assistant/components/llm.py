@@ -162,13 +162,19 @@ class LLMClient:
         *,
         max_tokens: int | None = None,
         temperature: float | None = None,
+        usage: dict[str, int] | None = None,
     ) -> Iterator[str]:
-        """Yield the answer's text pieces as the server produces them."""
+        """Yield the answer's text pieces as the server produces them; ``usage`` receives the token counts
+        (``in``, ``out``) when the server reports them (``stream_options.include_usage``: vLLM, OpenAI; servers
+        that ignore it leave it empty)."""
         params = self._params(messages, max_tokens, temperature)
         try:
-            stream = self._require_client().chat.completions.create(**params, stream=True)
+            stream = self._require_client().chat.completions.create(**params, stream=True,
+                                                                    stream_options={"include_usage": True})
             with stream:
                 for chunk in stream:
+                    if chunk.usage is not None and usage is not None:
+                        usage.update({"in": chunk.usage.prompt_tokens, "out": chunk.usage.completion_tokens})
                     if chunk.choices and chunk.choices[0].delta.content:
                         yield chunk.choices[0].delta.content
         except openai.OpenAIError as exc:

@@ -43,6 +43,7 @@ def test_non_streaming_chat_completion_with_history(oai):
     assert "MDPH" in content and "Sources :" in content
     assert "nat-fiche-pch" in {c["doc_id"] for c in completion.model_extra["citations"]}
     assert completion.model_extra["autonomie"]["mode"] == "extractif"
+    assert completion.usage is None  # no LLM ran: no token count is made up
 
 
 def test_models_and_refusals(oai):

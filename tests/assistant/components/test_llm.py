@@ -179,6 +179,17 @@ def test_stream_chat_reassembles_chunks(stub: StubServer, tmp_path: Path) -> Non
     assert stub.requests[0]["stream"] is True
 
 
+@pytest.mark.parametrize("reported", [(120, 8), None])
+def test_stream_chat_reports_the_servers_token_usage_or_nothing(stub: StubServer, tmp_path: Path, reported) -> None:
+    stub.script(streamed(["La grille ", "AGGIR."], usage=reported))
+    usage: dict[str, int] = {}
+
+    pieces = list(client_for(stub, tmp_path).stream_chat([{"role": "user", "content": "AGGIR ?"}], usage=usage))
+
+    assert pieces == ["La grille ", "AGGIR."] and stub.requests[0]["stream_options"] == {"include_usage": True}
+    assert usage == ({"in": 120, "out": 8} if reported else {})  # never a made-up 0
+
+
 def test_no_endpoint_configured(tmp_path: Path) -> None:
     client = LLMClient(LLMSettings(endpoint_file=tmp_path / "absent.yaml"))
 

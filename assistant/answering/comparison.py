@@ -55,13 +55,13 @@ LLM path (:class:`PracticeComparator`)
 -------------------------------------
 With an LLM, the model classifies the pair (status and a one-sentence French justification) from the
 question, the national and territorial passages, with the rules' finding given as an indication; the answer
-must be a JSON object (structured output when the server supports JSON schemas). Any error — server down,
-HTTP error, malformed or invalid JSON — falls back to the rules.
+must be a JSON object, read by ``LLMClient.chat_json`` (structured output when the server supports JSON
+schemas; one retry with the error otherwise). Any error — server down, HTTP error, malformed or invalid JSON
+twice — falls back to the rules.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import re
@@ -69,7 +69,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from text_to_num import text2num
 
 from assistant.answering.sentences import split_sentences
@@ -1058,6 +1058,8 @@ def compare_practice(national: str, practice: str, national_context: str = "", t
 class PracticeVerdict(BaseModel):
     """The model's classification of one territory's practice."""
 
+    model_config = ConfigDict(str_strip_whitespace=True)
+
     statut: Literal["conforme", "divergent", "contraire", "non_trouve"]
     justification: str = Field(min_length=5, max_length=600)
 
@@ -1097,22 +1099,6 @@ def comparison_messages(national: str, practice: str, hint: tuple[str, str] | No
     if hint:
         user += f"\n\nRelevé automatique (indicatif, peut se tromper) : {hint[0]} — {hint[1]}"
     return [{"role": "system", "content": COMPARE_SYSTEM}, {"role": "user", "content": user}]
-
-
-def parse_verdict(text: str) -> PracticeVerdict:
-    """The model's JSON answer, tolerating code fences and text around the object; raises ValueError."""
-    text = text.strip()
-    fenced = re.match(r"^```(?:json)?\s*(.*?)\s*```$", text, re.DOTALL)
-    if fenced:
-        text = fenced.group(1)
-    start, stop = text.find("{"), text.rfind("}")
-    if start < 0 or stop <= start:
-        raise ValueError("aucun objet JSON dans la réponse")
-    data = json.loads(text[start:stop + 1])
-    verdict = PracticeVerdict.model_validate(data)
-    if not verdict.justification.strip():
-        raise ValueError("justification vide")
-    return verdict
 
 
 @dataclass(frozen=True)
@@ -1176,11 +1162,7 @@ class PracticeComparator:
 
     def _ask(self, client: Any, national: str, practice: str, rules: tuple[str, str], question: str = "") -> PracticeVerdict:
         messages = comparison_messages(national, practice, rules if self.hint_rules else None, self.max_chars, question)
-        schema = PracticeVerdict.model_json_schema()
-        supports_schema = bool(getattr(getattr(client, "settings", None), "supports_json_schema", False))
-        result = client.chat(messages, max_tokens=self.max_tokens, temperature=0.0,
-                             json_schema=schema if supports_schema else None)
-        return parse_verdict(result.text or "")
+        return client.chat_json(messages, PracticeVerdict, max_tokens=self.max_tokens, temperature=0.0)
 
 
 def territory_label(code: str) -> str:

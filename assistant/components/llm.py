@@ -202,7 +202,7 @@ class LLMClient:
                 json_schema=json_schema if self.settings.supports_json_schema else None,
             )
             try:
-                return schema.model_validate_json(_strip_fences(result.text))
+                return schema.model_validate_json(json_object_text(result.text))
             except ValidationError as exc:
                 error = _short_error(exc)
             conversation += [
@@ -265,10 +265,13 @@ def _json_instruction(json_schema: dict[str, Any]) -> str:
     )
 
 
-def _strip_fences(text: str) -> str:
-    text = text.strip()
+def json_object_text(text: str) -> str:
+    """The JSON object of a model's reply, inside code fences or with words around it (« Voici : {…} »)."""
+    text = (text or "").strip()
     match = _FENCE.match(text)
-    return match.group(1) if match else text
+    text = match.group(1) if match else text
+    start, stop = text.find("{"), text.rfind("}")
+    return text[start:stop + 1] if 0 <= start < stop else text
 
 
 def _tool_call(call: Any) -> ToolCall:

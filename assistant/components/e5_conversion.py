@@ -18,8 +18,7 @@ dequantizes the weights exactly as ``e5.c``'s ``deq_row`` does, and writes a fol
 e5 expects prefixes: callers embed queries as ``"query: " + text`` and documents as
 ``"passage: " + text`` (the model does not add them). Texts longer than 512 tokens are
 truncated, whereas ``e5.c`` averages 510-token windows; chunks of ~1,200 characters fit.
-After loading, :func:`quantize_linear_int8` optionally swaps the linear layers for int8 ones
-(per-channel weights, per-token activations): about twice the CPU throughput at cosine > 0.999.
+The int8 CPU path (``embedding.runtime: onnx-int8``) is ``embedding_onnx.py``: ONNX Runtime's quantization.
 
 Run ``python -m assistant.components.e5_conversion TARGET_DIR`` to convert once.
 """
@@ -410,42 +409,6 @@ def write_transformers_folder(model_dir: Path, out_dir: Path) -> Path:
     config["tokenizer_class"] = "PreTrainedTokenizerFast"
     (out_dir / "tokenizer_config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
     return out_dir
-
-
-class Int8Linear(torch.nn.Module):
-    """W8A8 linear: per-output-channel int8 weights, per-token dynamic int8 activations."""
-
-    def __init__(self, linear: torch.nn.Linear):
-        super().__init__()
-        weight = linear.weight.detach().float()
-        scale = weight.abs().amax(dim=1).clamp(min=1e-12) / 127.0
-        self.register_buffer("weight_q", torch.round(weight / scale[:, None]).to(torch.int8))
-        self.register_buffer("weight_scale", scale)
-        bias = linear.bias.detach().float() if linear.bias is not None else torch.zeros(len(scale))
-        self.register_buffer("bias", bias)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        rows = x.reshape(-1, x.shape[-1])
-        # In-place steps: each fresh large buffer costs page faults on CPU.
-        x_scale = rows.abs().amax(dim=1, keepdim=True).clamp_(min=1e-12).div_(127.0)
-        x_q = rows.div(x_scale).round_().to(torch.int8)
-        out = torch._int_mm(x_q, self.weight_q.t()).float()
-        out.mul_(x_scale).mul_(self.weight_scale).add_(self.bias)
-        return out.reshape(*x.shape[:-1], -1)
-
-
-def quantize_linear_int8(model):
-    """Swap every ``nn.Linear`` of a loaded SentenceTransformer for an int8 version (in place).
-
-    Weights are quantized per output channel, activations per token at run time, and the
-    products accumulate in int32 (``torch._int_mm``, VNNI on x86). Faster on CPU; embeddings
-    stay at cosine > 0.999 of the fp32 model (measured in tests and bench/embedding_speed.py).
-    """
-    for parent in list(model.modules()):
-        for name, child in list(parent.named_children()):
-            if isinstance(child, torch.nn.Linear):
-                setattr(parent, name, Int8Linear(child))
-    return model
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,6 +23,7 @@ from assistant.components.vector_store import (
     DENSE,
     KEYWORD_FIELDS,
     SPARSE,
+    TENANT_FIELDS,
     PointRecord,
     ScoredPoint,
     SearchFilter,
@@ -129,7 +130,8 @@ class EdgeStore(VectorStore):
         )
         shard = qe.EdgeShard.create(str(self._dir), config)
         for name in KEYWORD_FIELDS:
-            shard.update(qe.UpdateOperation.create_field_index(name, qe.PayloadSchemaType.Keyword))
+            schema = qe.KeywordIndexParams(is_tenant=True) if name in TENANT_FIELDS else qe.PayloadSchemaType.Keyword
+            shard.update(qe.UpdateOperation.create_field_index(name, schema))
         for name in DATETIME_FIELDS:
             shard.update(qe.UpdateOperation.create_field_index(name, qe.PayloadSchemaType.Datetime))
         self._shard = shard

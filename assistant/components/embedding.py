@@ -1,6 +1,7 @@
 """Dense embeddings: the backend the settings name (``embedding.backend``), built by :func:`build_embedder`.
 
-``local`` (this module): sentence-transformers in the process, whichever model the settings name.
+``local`` (this module): sentence-transformers in the process, whichever model the settings name; with
+``runtime: onnx-int8`` (``embedding_onnx.py``), the same model with int8 weights on ONNX Runtime.
 ``service`` (``embedding_service.py``): an OpenAI-compatible ``/v1/embeddings`` endpoint.
 Every backend offers ``embed_passages``, ``embed_queries`` and ``dimension``, and adds the settings' prefixes
 (e5's ``query: `` / ``passage: ``) itself, so both paths send the model the same texts.
@@ -29,15 +30,19 @@ class EmbeddingUnavailableError(EmbeddingError):
 
 def build_embedder(settings: EmbeddingSettings, models_dir: Path):
     """The embedding backend the settings select (imported only when chosen)."""
-    match settings.backend:
-        case "local":
+    match settings.backend, settings.runtime:
+        case "local", "torch":
             return Embedder(settings, models_dir)
-        case "service":
+        case "local", "onnx-int8":
+            from assistant.components.embedding_onnx import OnnxInt8Embedder
+
+            return OnnxInt8Embedder(settings, models_dir)
+        case "service", _:
             from assistant.components.embedding_service import ServiceEmbedder
 
             return ServiceEmbedder(settings)
         case other:
-            raise ValueError(f"embedding.backend inconnu : « {other} » (attendu : local ou service).")
+            raise ValueError(f"embedding.backend / runtime inconnus : « {other} ».")
 
 
 class Embedder:

@@ -20,6 +20,9 @@ DENSE = "dense"
 SPARSE = "bm25"
 # Payload fields filtered on: indexed on servers (embedded mode scans, which is fine at demo scale).
 KEYWORD_FIELDS = ("doc_id", "doc_type", "territory", "visibility", "validity", "source_file")
+# Keys that split the index by tenant (a département, an access group): keyword indexes with is_tenant, as
+# Qdrant recommends for multitenancy (the engine stores each tenant's points together; bench/results/scale.md).
+TENANT_FIELDS = ("territory", "visibility")
 DATETIME_FIELDS = ("valid_from", "valid_until")
 
 
@@ -314,7 +317,9 @@ class QdrantStore(VectorStore):
         )
         if self.settings.url:  # embedded mode has no payload indexes (it warns and ignores them)
             for name in KEYWORD_FIELDS:
-                self.client.create_payload_index(self.collection, name, models.PayloadSchemaType.KEYWORD)
+                schema = (models.KeywordIndexParams(type=models.KeywordIndexType.KEYWORD, is_tenant=True)
+                          if name in TENANT_FIELDS else models.PayloadSchemaType.KEYWORD)
+                self.client.create_payload_index(self.collection, name, schema)
             for name in DATETIME_FIELDS:
                 self.client.create_payload_index(self.collection, name, models.PayloadSchemaType.DATETIME)
 

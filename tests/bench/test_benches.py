@@ -38,8 +38,12 @@ def test_ingest_bench_on_a_tiny_corpus(tmp_path: Path):
 
     data = json.loads((tmp_path / "out" / "ingest.json").read_text(encoding="utf-8"))
     result = data["datasets"]["corpus de démonstration"]
-    pipeline, embed_only, llama = (result["configurations"][c] for c in ingest.CONFIGS)
+    pipeline, embed_only, int8, llama = (result["configurations"][c] for c in ingest.CONFIGS)
     assert pipeline["documents"] == 6 and pipeline["chunks"] > 6
+    assert int8["runtime"] == "onnx-int8" and int8["chunks"] == pipeline["chunks"]
+    quality = result["summary"]["int8"]
+    assert quality["passages_compared"] == pipeline["chunks"] and 0.99 <= quality["cosine_mean"] <= 1.0
+    assert quality["speedup_wall"] == pytest.approx(int8["chunks_per_s"] / pipeline["chunks_per_s"], abs=0.01)
     assert embed_only["chunks"] == pipeline["chunks"]  # the same texts as the pipeline embedded
     assert llama["documents"] == 6 and llama["chunks"] >= 6
     for run in (pipeline, llama):
@@ -49,6 +53,26 @@ def test_ingest_bench_on_a_tiny_corpus(tmp_path: Path):
     assert ratio == pytest.approx(pipeline["chunks_per_s"] / embed_only["chunks_per_s"], abs=1e-3)
     assert data["machine"]["cores"] and data["machine"]["cpu"] and data["models"]["embedding"]
     assert "objectif ≥ 0.9" in (tmp_path / "out" / "ingest.md").read_text(encoding="utf-8")
+
+
+def test_scale_bench_on_small_sizes(tmp_path: Path, shared_data):
+    from bench import scale
+
+    scale.main(["--sizes", "3000,6000", "--real", "60", "--queries", "20", "--index-root", str(tmp_path / "idx"),
+                "--out-dir", str(tmp_path / "out")])
+    data = json.loads((tmp_path / "out" / "scale.json").read_text(encoding="utf-8"))
+    for size in ("3000", "6000"):
+        build, query = data["sizes"][size]["build"], data["sizes"][size]["query"]
+        assert build["points"] == int(size) and build["disk_mib"] > 0 and build["optimize_s"] >= 0
+        assert build["payload_indexes"]["territory"]["is_tenant"] is True
+        for user in ("département", "national"):
+            assert query[user]["queries"] == 20 and query[user]["mean_hits"] > 0
+            assert query[user]["forbidden_results"] == 0  # visibility and territory filters hold
+            assert 0 < query[user]["p50_ms"] <= query[user]["p95_ms"]
+        assert query["rss_after_queries_mib"] > 50
+    assert not (tmp_path / "idx" / "index-3000").exists()  # deleted after the run
+    report = (tmp_path / "out" / "scale.md").read_text(encoding="utf-8")
+    assert "| 6000 |" in report and "× p95 département" in report
 
 
 def test_retrieval_bench_on_a_tiny_dataset(tmp_path: Path):

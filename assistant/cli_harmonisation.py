@@ -129,14 +129,15 @@ class _progress:
 
 
 def _print_summary(matrix, changes) -> None:
-    from assistant.harmonisation.matrix import STATUS_LABELS, STATUS_ORDER, territory_name
+    from assistant.answering.territories import territory_label
+    from assistant.harmonisation.matrix import STATUS_LABELS, STATUS_ORDER
 
     table = Table(title=f"Matrice d'harmonisation — {len(matrix.rows)} question(s), {matrix.timings.get('total_s', 0):.0f} s")
     table.add_column("Territoire")
     for status in STATUS_ORDER:
         table.add_column(STATUS_LABELS[status], justify="right")
     for code, counts in matrix.counts_by_territory().items():
-        table.add_row(territory_name(code), *(str(counts.get(s, 0)) for s in STATUS_ORDER))
+        table.add_row(territory_label(code), *(str(counts.get(s, 0)) for s in STATUS_ORDER))
     console.print(table)
     for warning in matrix.warnings:
         console.print(f"[yellow]⚠ {warning}[/]")
@@ -153,7 +154,7 @@ def _print_summary(matrix, changes) -> None:
     for c in changes.changes:
         before = f"{c.before.status} — {c.before.quote[:120]}" if c.before else "—"
         after = f"{c.after.status} — {c.after.quote[:120]}" if c.after else "—"
-        diff_table.add_row(f"{c.question_id} {c.label}", territory_name(c.territory), c.kind, before, after)
+        diff_table.add_row(f"{c.question_id} {c.label}", territory_label(c.territory), c.kind, before, after)
     console.print(diff_table)
 
 

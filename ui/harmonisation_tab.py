@@ -16,7 +16,8 @@ from typing import Any, Callable
 import gradio as gr
 
 from assistant.harmonisation.export import render, report_html
-from assistant.harmonisation.matrix import STATUS_LABELS, STATUS_ORDER, territory_name
+from assistant.answering.territories import territory_label
+from assistant.harmonisation.matrix import STATUS_LABELS, STATUS_ORDER
 from assistant.harmonisation.referentiel import ReferentielError
 from assistant.harmonisation.service import HarmonisationService
 from ui.backend import Backend, RequestError
@@ -56,7 +57,7 @@ def harmonisation_tab(backend: Backend, user_of: Callable[[gr.Request], Any]) ->
             except ReferentielError as exc:
                 raise gr.Error(str(exc)) from exc
             codes = backend._guarded(lambda: service.territories(user.groups))
-            return (gr.Dropdown(choices=[(territory_name(c), c) for c in codes]),
+            return (gr.Dropdown(choices=[(territory_label(c), c) for c in codes]),
                     gr.Dropdown(choices=[(f"{q.id} — {q.label}", q.id) for q in referentiel.questions]))
 
         tab.select(choices, outputs=[territories, questions])

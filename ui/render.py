@@ -9,7 +9,7 @@ from html import escape
 from typing import Any
 
 from assistant.answering.schema import AssistantResponse, Citation, Comparison
-from assistant.answering.territories import name_of
+from assistant.answering.territories import territory_label
 from assistant.retrieval.retriever import OCR_NOTE
 from ui.backend import DOC_TYPE_LABELS, file_label
 
@@ -22,12 +22,6 @@ STATUS_LABELS = {
     "non_trouve": ("?", "Non trouvé"),
 }
 VALIDITY_LABELS = {"en_vigueur": "En vigueur", "abroge": "Abrogé"}
-
-
-def territory_label(code: str | None) -> str:
-    if not code or code == "national":
-        return "National"
-    return f"{name_of(code)} ({code})"
 
 
 def location(c: Citation | dict[str, Any]) -> str:

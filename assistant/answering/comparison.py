@@ -73,7 +73,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from text_to_num import text2num
 
 from assistant.answering.sentences import split_sentences
-from assistant.answering.territories import name_of
 from assistant.text.french import STOP_WORDS, fold, terms
 
 log = logging.getLogger(__name__)
@@ -1164,6 +1163,3 @@ class PracticeComparator:
         messages = comparison_messages(national, practice, rules if self.hint_rules else None, self.max_chars, question)
         return client.chat_json(messages, PracticeVerdict, max_tokens=self.max_tokens, temperature=0.0)
 
-
-def territory_label(code: str) -> str:
-    return f"{name_of(code)} ({code})"

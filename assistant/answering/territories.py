@@ -48,6 +48,13 @@ def name_of(code: str) -> str:
     return DEPARTEMENTS.get(code.upper(), code)
 
 
+def territory_label(code: str | None) -> str:
+    """How a territory is shown everywhere: « National », « Nord (59) », or an unknown code as it is."""
+    if not code or code == "national":
+        return "National"
+    return f"{name_of(code)} ({code})" if name_of(code) != code else code
+
+
 def normalise_code(code: str) -> str | None:
     code = code.strip().upper()
     if code.isdigit() and len(code) == 1:

@@ -48,13 +48,13 @@ from workflows.events import Event, StartEvent, StopEvent
 
 from assistant.answering import prompts
 from assistant.answering.analysis import QuestionAnalysis, analyse
-from assistant.answering.comparison import PracticeComparator, territory_label
+from assistant.answering.comparison import PracticeComparator
 from assistant.answering.extractive import Evidence, EvidenceJudge, SentenceSelector
 from assistant.answering.pii import KIND_LABELS, MaskedText, mask_personal_data
 from assistant.answering.relevance import JUDGE_FILE, RelevanceJudge
 from assistant.answering.schema import AssistantResponse, Citation, Comparison, TerritoryPractice, Turn
 from assistant.answering.term_stats import TermStatistics
-from assistant.answering.territories import normalise_code
+from assistant.answering.territories import normalise_code, territory_label
 from assistant.answering.verification import CitationVerifier
 from assistant.components.vector_store import SearchFilter
 from assistant.text.injection import WARNING as INJECTION_WARNING, is_instruction

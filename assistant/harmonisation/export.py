@@ -16,7 +16,8 @@ from collections.abc import Iterable
 from html import escape
 
 from assistant.answering.schema import Citation
-from assistant.harmonisation.matrix import STATUS_LABELS, STATUS_ORDER, HarmonisationMatrix, MatrixCell, territory_name
+from assistant.answering.territories import territory_label
+from assistant.harmonisation.matrix import STATUS_LABELS, STATUS_ORDER, HarmonisationMatrix, MatrixCell
 from assistant.harmonisation.runs import RunDiff
 
 FORMATS = ("html", "xlsx", "csv", "json")
@@ -50,7 +51,7 @@ def detail_rows(matrix: HarmonisationMatrix) -> list[list[str]]:
             cell = matrix.cell(row.id, code)
             if cell is None:
                 continue
-            out.append([row.id, row.label, territory_name(code), STATUS_LABELS[cell.status], cell.reason, cell.quote,
+            out.append([row.id, row.label, territory_label(code), STATUS_LABELS[cell.status], cell.reason, cell.quote,
                         citations_text(cell.citations), rows[row.id].national_rule, row.national_quote,
                         citations_text(row.national_citations), "LLM" if cell.decided_by == "llm" else "règles"])
     return out
@@ -87,7 +88,7 @@ def to_xlsx(matrix: HarmonisationMatrix, changes: RunDiff | None = None) -> byte
     sheet.title = "Matrice"
     bold, wrap = Font(bold=True), Alignment(wrap_text=True, vertical="top")
     fills = {s: PatternFill("solid", fgColor="FF" + c.lstrip("#").upper()) for s, c in STATUS_COLOURS.items()}
-    sheet.append(["Question", "Règle nationale"] + [territory_name(t) for t in matrix.territories])
+    sheet.append(["Question", "Règle nationale"] + [territory_label(t) for t in matrix.territories])
     for row in matrix.rows:
         line = [f"{row.id} — {row.label}", f"{row.national_rule}\nSource : {citations_text(row.national_citations) or row.national_reference}"]
         cells = [matrix.cell(row.id, t) for t in matrix.territories]
@@ -129,7 +130,7 @@ def to_xlsx(matrix: HarmonisationMatrix, changes: RunDiff | None = None) -> byte
     summary = book.create_sheet("Synthèse")
     summary.append(["Territoire", *(STATUS_LABELS[s] for s in STATUS_ORDER)])
     for code, counts in matrix.counts_by_territory().items():
-        summary.append([territory_name(code), *(counts.get(s, 0) for s in STATUS_ORDER)])
+        summary.append([territory_label(code), *(counts.get(s, 0) for s in STATUS_ORDER)])
     summary.append([])
     summary.append(["Question", *(STATUS_LABELS[s] for s in STATUS_ORDER)])
     labels = {r.id: f"{r.id} — {r.label}" for r in matrix.rows}
@@ -145,7 +146,7 @@ def to_xlsx(matrix: HarmonisationMatrix, changes: RunDiff | None = None) -> byte
         sheet_changes.append(["Question", "Territoire", "Changement", "Statut avant", "Statut après", "Extrait avant",
                               "Extrait après", "Raison après", "Documents modifiés"])
         for change in changes.changes:
-            sheet_changes.append([f"{change.question_id} — {change.label}", territory_name(change.territory),
+            sheet_changes.append([f"{change.question_id} — {change.label}", territory_label(change.territory),
                                   change.kind, _status(change.before), _status(change.after),
                                   change.before.quote if change.before else "", change.after.quote if change.after else "",
                                   change.after.reason if change.after else "", ", ".join(change.documents)])
@@ -208,7 +209,7 @@ def to_html(matrix: HarmonisationMatrix, changes: RunDiff | None = None, title: 
     """A self-contained HTML report (inline style and script, no external resource)."""
     filters = ("<div class='filters' role='group' aria-label='Filtres'>"
                + _select("f-statut", "Statut", [(s, STATUS_LABELS[s]) for s in STATUS_ORDER])
-               + _select("f-territoire", "Territoire", [(t, territory_name(t)) for t in matrix.territories])
+               + _select("f-territoire", "Territoire", [(t, territory_label(t)) for t in matrix.territories])
                + _select("f-question", "Question", [(r.id, f"{r.id} — {r.label}") for r in matrix.rows])
                + "<button id='f-reset' type='button'>Tout afficher</button></div>")
     return ("<!DOCTYPE html><html lang='fr'><head><meta charset='utf-8'><meta name='viewport' content='width=device-width'>"
@@ -229,7 +230,7 @@ def report_html(matrix: HarmonisationMatrix, changes: RunDiff | None = None, tit
                                             f"{STATUS_LABELS[s]} : {totals.get(s, 0)}</span>" for s in STATUS_ORDER) + "</p>")
     for warning in matrix.warnings:
         head += f"<p class='meta'>⚠ {escape(warning)}</p>"
-    header = "".join(f"<th scope='col' data-territory='{escape(t)}'>{escape(territory_name(t))}</th>" for t in matrix.territories)
+    header = "".join(f"<th scope='col' data-territory='{escape(t)}'>{escape(territory_label(t))}</th>" for t in matrix.territories)
     lines = []
     for row in matrix.rows:
         cells = []
@@ -265,7 +266,7 @@ def _select(element_id: str, label: str, options: list[tuple[str, str]]) -> str:
 def _counts_html(matrix: HarmonisationMatrix) -> str:
     head = "".join(f"<th scope='col'>{STATUS_LABELS[s]}</th>" for s in STATUS_ORDER)
     by_territory = "".join(
-        f"<tr data-territory='{escape(code)}'><th scope='row'>{escape(territory_name(code))}</th>"
+        f"<tr data-territory='{escape(code)}'><th scope='row'>{escape(territory_label(code))}</th>"
         + "".join(f"<td>{counts.get(s, 0)}</td>" for s in STATUS_ORDER) + "</tr>"
         for code, counts in matrix.counts_by_territory().items())
     labels = {r.id: r.label for r in matrix.rows}
@@ -294,7 +295,7 @@ def _details_html(matrix: HarmonisationMatrix, changed: set[tuple[str, str]]) ->
             quote = (f"<blockquote>« {escape(cell.quote)} »</blockquote><p class='source'>Source : "
                      f"{citations_html(cell.citations)}</p>") if cell.status != "non_trouve" else f"<p>{escape(cell.quote)}</p>"
             parts.append(f"<div class='detail s-{cell.status}{mark}' id='c-{escape(row.id)}-{escape(code)}' data-status='{cell.status}' "
-                         f"data-territory='{escape(code)}' data-question='{escape(row.id)}'><strong>{escape(territory_name(code))} — "
+                         f"data-territory='{escape(code)}' data-question='{escape(row.id)}'><strong>{escape(territory_label(code))} — "
                          f"{STATUS_LABELS[cell.status]}</strong> : {escape(cell.reason)}{quote}"
                          f"<p class='source'>Note : {escape(cell.note)} (décidé par {'le LLM' if cell.decided_by == 'llm' else 'les règles'})"
                          "</p></div>")
@@ -307,7 +308,7 @@ def _changes_html(changes: RunDiff) -> str:
                 "</p>")
     docs = "".join(f"<li>{escape(doc)}</li>" for doc in changes.changed_documents)
     rows = "".join(
-        f"<tr><th scope='row'>{escape(c.question_id)} — {escape(c.label)}</th><td>{escape(territory_name(c.territory))}</td>"
+        f"<tr><th scope='row'>{escape(c.question_id)} — {escape(c.label)}</th><td>{escape(territory_label(c.territory))}</td>"
         f"<td>{escape(c.kind)}</td><td>{_status(c.before)}<br><span class='reason'>{escape(c.before.quote if c.before else '')}</span></td>"
         f"<td>{_status(c.after)}<br><span class='reason'>{escape(c.after.quote if c.after else '')}</span></td></tr>"
         for c in changes.changes)

@@ -45,7 +45,6 @@ from assistant.answering.comparison import PracticeComparator
 from assistant.answering.extractive import Evidence, SelectedSentence
 from assistant.answering.sentences import content_terms, split_sentences
 from assistant.answering.schema import Citation, PracticeStatus
-from assistant.answering.territories import name_of
 from assistant.components.vector_store import QdrantStore, ScoredPoint, SearchFilter
 from assistant.harmonisation.referentiel import PracticeQuestion, Referentiel
 from assistant.retrieval.retriever import Passage
@@ -128,10 +127,6 @@ class HarmonisationMatrix(BaseModel):
         cells = [c for c in self.cells if c.question_id in kept_rows and c.territory in kept_columns
                  and (not statuses or c.status in statuses)]
         return self.model_copy(update={"rows": rows, "territories": columns, "cells": cells})
-
-
-def territory_name(code: str) -> str:
-    return f"{name_of(code)} ({code})" if name_of(code) != code else code
 
 
 @dataclass(frozen=True)

@@ -304,16 +304,13 @@ def _print_response(response) -> None:
         for column in ("Territoire", "Statut", "Note", "Source"):
             table.add_column(column)
         for row in response.comparison.territories:
-            source = "; ".join(f"{c.title} › {c.section_path} ({c.url})" for c in row.citations) or "—"
+            source = "; ".join(f"{c.location()} ({c.url})" for c in row.citations) or "—"
             table.add_row(row.name, row.status, row.note, source)
         console.print(table)
     if response.citations:
-        from assistant.retrieval.retriever import OCR_NOTE
-
         console.print("\n[bold]Sources[/]")
         for c in response.citations:
-            page = f", p. {c.page}{OCR_NOTE if c.ocr else ''}" if c.page else ""
-            console.print(f"[{c.marker}] {c.title}{' › ' + c.section_path if c.section_path else ''}{page} ({c.territory})",
+            console.print(f"[{c.marker}] {c.location()} ({c.territory})",
                           highlight=False, markup=False)
             console.print(f"    [dim]{c.url}[/]", highlight=False)
     v = response.verification

@@ -10,7 +10,7 @@ from typing import Any
 
 from assistant.answering.schema import AssistantResponse, Citation, Comparison
 from assistant.answering.territories import territory_label
-from assistant.retrieval.retriever import OCR_NOTE
+from assistant.retrieval.retriever import OCR_NOTE, format_location
 from ui.backend import DOC_TYPE_LABELS, file_label
 
 MARKER_RE = re.compile(r"\[(\d{1,3})\]")
@@ -27,11 +27,7 @@ VALIDITY_LABELS = {"en_vigueur": "En vigueur", "abroge": "Abrogé"}
 def location(c: Citation | dict[str, Any]) -> str:
     """« Titre › section › article, p. 3 »."""
     get = c.get if isinstance(c, dict) else lambda k: getattr(c, k)
-    parts = [get("title")] + ([get("section_path")] if get("section_path") else [])
-    if get("article") and f"rticle {get('article')}" not in " ".join(parts):
-        parts.append(f"article {get('article')}")
-    where = " › ".join(str(p) for p in parts)
-    return f"{where}, p. {get('page')}{OCR_NOTE if get('ocr') else ''}" if get("page") else where
+    return format_location(get("title"), get("section_path") or "", get("article"), get("page"), bool(get("ocr")))
 
 
 def link_markers(escaped_text: str, key: str, markers: set[int]) -> str:

@@ -7,6 +7,8 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, Field, computed_field
 
+from assistant.retrieval.retriever import format_location
+
 AnswerMode = Literal["generatif", "extractif"]
 PracticeStatus = Literal["conforme", "divergent", "contraire", "non_trouve"]
 
@@ -34,6 +36,9 @@ class Citation(BaseModel):
     date: str | None = None
     score: float = 0.0
     chunk_index: int | None = Field(None, description="The passage's position in its document (viewer anchor).")
+
+    def location(self) -> str:
+        return format_location(self.title, self.section_path, self.article, self.page, self.ocr)
 
     @computed_field(description="Relative link to the document viewer, opened at the cited page or passage.")
     @property

@@ -27,19 +27,13 @@ DETAIL_COLUMNS = ["Question", "Libellé", "Territoire", "Statut", "Raison", "Pra
                   "Règle nationale (référentiel)", "Règle nationale (extrait)", "Source nationale", "Décidé par"]
 
 
-def citation_text(citation: Citation) -> str:
-    """« Titre › section, p. 3 » (the document, its section or article, its page)."""
-    where = " › ".join(x for x in (citation.title, citation.section_path) if x)
-    return f"{where}, p. {citation.page}" if citation.page else where
-
-
 def citations_text(citations: Iterable[Citation]) -> str:
-    return " ; ".join(dict.fromkeys(citation_text(c) for c in citations))
+    return " ; ".join(dict.fromkeys(c.location() for c in citations))
 
 
 def citations_html(citations: Iterable[Citation], fallback: str = "") -> str:
     """Each cited place linked to the document viewer (``Citation.url``, a link relative to the server)."""
-    links = {citation_text(c): c.url for c in citations}
+    links = {c.location(): c.url for c in citations}
     return " ; ".join(f"<a href='{escape(url)}'>{escape(text)}</a>" for text, url in links.items()) or escape(fallback)
 
 

@@ -57,10 +57,18 @@ class Passage(BaseModel):
         )
 
     def location(self) -> str:
-        """Human citation: « Titre › section › article, p. 3 »."""
-        parts = [self.title] + ([self.section_path] if self.section_path else [])
-        where = " › ".join(parts)
-        return f"{where}, p. {self.page}{OCR_NOTE if self.ocr else ''}" if self.page else where
+        return format_location(self.title, self.section_path, self.article, self.page, self.ocr)
+
+
+def format_location(title: str, section_path: str = "", article: str | None = None, page: int | None = None,
+                    ocr: bool = False) -> str:
+    """The one place a citation's place is written: « Titre › section › article L232-1, p. 3 » (the article when
+    the section does not already name it; the OCR note after a page read from a scan)."""
+    parts = [title] + ([section_path] if section_path else [])
+    if article and f"rticle {article}" not in " ".join(parts):
+        parts.append(f"article {article}")
+    where = " › ".join(str(p) for p in parts)
+    return f"{where}, p. {page}{OCR_NOTE if ocr else ''}" if page else where
 
 
 @dataclass

@@ -160,7 +160,8 @@ def _same(a: str, b: str) -> bool:
 
 
 def detect_variants(variants: list[Variant], hosts: dict[str, dict[str, str]], settings: Settings) -> list[dict[str, Any]]:
-    """Per variant: flagged at ingestion (in context), and each malicious sentence flagged at answer time."""
+    """Per variant: flagged at ingestion (in context), and each malicious sentence withheld at answer time —
+    read on its own there, or flagged in its chunk at ingestion (``Passage.suspected_instructions``)."""
     from assistant.text import injection
     from indexing.pipeline import suspected_instructions
 
@@ -174,8 +175,9 @@ def detect_variants(variants: list[Variant], hosts: dict[str, dict[str, str]], s
             per_sentence = {}
             for sentence in variant.malicious:
                 holders = [u for u in units if _same(u, sentence)] or [u for u in units if _same(sentence, u)]
-                per_sentence[sentence] = {"answer_time": bool(holders) and all(injection.is_instruction(u) for u in holders),
-                                          "ingestion": any(_same(f, sentence) or _same(sentence, f) for f in flagged)}
+                ingestion = any(_same(f, sentence) or _same(sentence, f) for f in flagged)
+                alone = bool(holders) and all(injection.is_instruction(u) for u in holders)
+                per_sentence[sentence] = {"answer_time": alone or ingestion, "alone": alone, "ingestion": ingestion}
             rows.append({"id": variant.id, "split": variant.split, "lang": variant.lang, "form": variant.form + ("+tableau" if variant.table else ""),
                          "ingestion_flagged": bool(flagged), "sentences": per_sentence})
     return rows
@@ -210,10 +212,11 @@ def false_positives(corpora: dict[str, list[Chunk]]) -> dict[str, Any]:
     for name, chunks in corpora.items():
         started = time.perf_counter()
         sentences = corpus_sentences(chunks)
-        answer_time = [s for s in sentences if injection.is_instruction(s)]
         units = sum(len(injection.units("\n".join([*c.section_path.split(PATH_SEPARATOR), c.text]))) for c in chunks)
         per_chunk = [suspected_instructions(c.section_path, c.text) for c in chunks]
         ingestion = [s for found in per_chunk for s in found]
+        # withheld at answer time: flagged on its own, or flagged in its chunk at ingestion
+        answer_time = [s for s in sentences if injection.is_instruction(s) or any(_same(s, f) or _same(f, s) for f in ingestion)]
         flagged_chunks = sum(1 for found in per_chunk if found)
         results[name] = {
             "passages": len(chunks), "sentences": len(sentences),
@@ -243,7 +246,9 @@ def markdown(data: dict[str, Any]) -> str:
     lines += ["", f"- Variantes : `{data['parameters']['variants_file']}` ; détecteur : règles pondérées "
                   f"(`assistant/text/injection.py`), seuil de score {data['parameters']['threshold']}.", ""]
     lines += ["## Détection des instructions plantées", "",
-              f"Objectif : détection ≥ {TARGET_DETECTION} ; faux positifs ≤ {TARGET_FALSE_POSITIVES:.1%} des phrases.", ""]
+              f"Objectif : détection ≥ {TARGET_DETECTION} ; faux positifs ≤ {TARGET_FALSE_POSITIVES:.1%} des phrases.",
+              "Au moment de la réponse, une phrase est retenue (jamais citée ni envoyée au LLM) quand elle se lit seule comme "
+              "une instruction ou quand l'indexation l'a signalée dans son passage, lue avec les phrases voisines.", ""]
     rows = [(label, s["variants"], s["variant_detection"], s["sentences"], s["sentence_detection_ingestion"], s["sentence_detection_answer_time"])
             for label, s in (("toutes", det["all"]), ("développement", det["dev"]), ("réservées (jamais ajustées)", det["held_out"]))
             if s["variants"]]

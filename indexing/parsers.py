@@ -128,45 +128,25 @@ def html_to_text(html: str) -> tuple[str | None, str]:
 
 
 def _parse_docx(path: Path) -> Document:
-    import docx
     from docx.opc.exceptions import PackageNotFoundError
 
+    from indexing.word import open_word, word_blocks
+
     try:
-        document = docx.Document(str(path))
+        document = open_word(path)
     except (PackageNotFoundError, KeyError, ValueError) as exc:
         raise ParseError(f"document Word illisible ou corrompu ({exc.__class__.__name__})") from exc
     except Exception as exc:  # zipfile.BadZipFile and friends
         raise ParseError(f"document Word illisible ou corrompu ({exc.__class__.__name__})") from exc
     blocks: list[str] = []
-    body = document.element.body
-    for child in body.iterchildren():
-        tag = child.tag.rsplit("}", 1)[-1]
-        if tag == "p":
-            paragraph = docx.text.paragraph.Paragraph(child, document)
-            text = paragraph.text.strip()
-            if not text:
-                continue
-            style = (paragraph.style.name or "") if paragraph.style is not None else ""
-            level = _heading_level(style)
-            if level:
-                blocks.append("#" * level + " " + text)
-            elif "List" in style:
-                blocks.append("- " + text)
-            else:
-                blocks.append(text)
-        elif tag == "tbl":
-            table = docx.table.Table(child, document)
-            rows = [" | ".join(cell.text.strip() for cell in row.cells) for row in table.rows]
+    for block in word_blocks(document):
+        if block.kind == "table":
+            rows = [" | ".join(row) for row in block.rows]
             blocks.append("\n".join(r for r in rows if r.strip(" |")))
+        else:
+            blocks.append({"heading": "#" * block.level + " ", "item": "- "}.get(block.kind, "") + block.text)
     title = document.core_properties.title or _markdown_title("\n".join(blocks)) or path.stem
     return Document(text="\n\n".join(blocks), metadata={"title": title})
-
-
-def _heading_level(style: str) -> int:
-    if style == "Title":
-        return 1
-    match = re.match(r"(?:Heading|Titre)\s*(\d)", style)
-    return int(match.group(1)) if match else 0
 
 
 def _parse_pdf(path: Path, ocr: Any = None, on_ocr_page: Callable[[int, int], None] | None = None) -> ParsedFile:

@@ -26,6 +26,7 @@ import binascii
 import hashlib
 import hmac
 import ipaddress
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -50,11 +51,26 @@ class AccessError(Exception):
         self.message = message
 
 
+_DEP_RE = re.compile(r"^dep-(\w{1,3})$", re.IGNORECASE)
+
+
 @dataclass(frozen=True)
 class User:
     name: str
     groups: tuple[str, ...]
     can_upload: bool
+    can_see_usage: bool = False  # member of ui.usage_groups: the « Usage » tab
+
+    @property
+    def departements(self) -> list[str]:
+        return departements(self.groups)
+
+
+def departements(groups: tuple[str, ...] | list[str]) -> list[str]:
+    """The département codes the groups name (``dep-59`` → « 59 », ``dep-2a`` → « 2A »), sorted."""
+    from assistant.answering.territories import normalise_code
+
+    return sorted({code for g in groups if (m := _DEP_RE.match(g)) and (code := normalise_code(m.group(1)))})
 
 
 def hash_password(password: str, iterations: int = PBKDF2_ITERATIONS) -> str:
@@ -167,11 +183,12 @@ class Authenticator:
         self.trusted = TrustedProxies(settings.ui.trusted_proxies)
 
     def user(self, name: str, groups: tuple[str, ...]) -> User:
-        can_upload = any(g in self.ui.upload_groups for g in groups)
-        return User(name=name, groups=groups, can_upload=can_upload)
+        return User(name=name, groups=groups, can_upload=any(g in self.ui.upload_groups for g in groups),
+                    can_see_usage=any(g in self.ui.usage_groups for g in groups))
 
     def anonymous(self) -> User:
-        return User(name="local", groups=self.default_groups, can_upload=self.ui.anonymous_upload)
+        return User(name="local", groups=self.default_groups, can_upload=self.ui.anonymous_upload,
+                    can_see_usage=any(g in self.ui.usage_groups for g in self.default_groups))
 
     def check_login(self, name: str, password: str) -> bool:
         """Gradio's login form."""

@@ -119,11 +119,7 @@ def purge(
     if avant is None and utilisateur is None:
         err_console.print("[bold red]Erreur :[/] indiquez --avant AAAA-MM-JJ et/ou --utilisateur IDENTIFIANT.")
         raise typer.Exit(2)
-    try:
-        before = dt.date.fromisoformat(avant) if avant else None
-    except ValueError:
-        err_console.print(f"[bold red]Erreur :[/] date invalide « {avant} » (format attendu : AAAA-MM-JJ).")
-        raise typer.Exit(2) from None
+    before = _date_option(avant)
     settings = get_settings()
     store = FeedbackStore(settings.resolve(settings.ui.feedback_db), settings.ui.feedback_retention_days)
     scope = " et ".join(x for x in (f"antérieurs au {before.isoformat()}" if before else "",
@@ -159,9 +155,7 @@ def feedback_export(
     from assistant.settings import get_settings
     from ui.feedback import FeedbackStore
 
-    if format not in ("jsonl", "csv"):
-        err_console.print("[bold red]Erreur :[/] --format doit valoir jsonl ou csv.")
-        raise typer.Exit(2)
+    _format_option(format, ("jsonl", "csv"))
     settings = get_settings()
     store = FeedbackStore(settings.resolve(settings.ui.feedback_db), settings.ui.feedback_retention_days)
     if comme_eval:
@@ -171,11 +165,7 @@ def feedback_export(
     else:
         text = store.export(format)
         summary = f"{len(store.rows())} avis exporté(s)."
-    if sortie is None:
-        print(text, end="")
-    else:
-        sortie.write_text(text, encoding="utf-8")
-    err_console.print(summary)
+    _write_output(text, sortie, summary)
 
 
 def usage(
@@ -186,25 +176,35 @@ def usage(
     """Usage et impact de l'assistant (événements anonymes) : réponses par jour et par département, taux d'abstention
     et de prudence, sujets, avis et leurs raisons, étapes les plus lentes."""
     from assistant.settings import get_settings
-    from ui.feedback import FeedbackStore
-    from ui.usage import UsageStore, figures, report_csv, report_html
+    from ui.usage import report_csv, report_html, usage_report
 
-    if format not in ("html", "csv"):
-        err_console.print("[bold red]Erreur :[/] --format doit valoir html ou csv.")
-        raise typer.Exit(2)
-    try:
-        since = dt.date.fromisoformat(depuis) if depuis else None
-    except ValueError:
-        err_console.print(f"[bold red]Erreur :[/] date invalide « {depuis} » (format attendu : AAAA-MM-JJ).")
-        raise typer.Exit(2) from None
+    _format_option(format, ("html", "csv"))
+    since = _date_option(depuis)
     settings = get_settings()
-    path = settings.resolve(settings.ui.feedback_db)
-    events = UsageStore(path).events(since)
-    feedback = [f for f in FeedbackStore(path).rows() if since is None or f["created_at"][:10] >= since.isoformat()]
-    data = figures(events, feedback)
-    text = report_html(data, since) if format == "html" else report_csv(data, feedback, events)
-    if sortie is None:
+    report = usage_report(settings.resolve(settings.ui.feedback_db), since)
+    text = report_html(report.figures, since) if format == "html" else report_csv(report)
+    _write_output(text, sortie, f"{report.figures['questions']} réponse(s), {len(report.feedback)} avis.")
+
+
+def _format_option(value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        err_console.print(f"[bold red]Erreur :[/] --format doit valoir {' ou '.join(allowed)}.")
+        raise typer.Exit(2)
+
+
+def _date_option(value: str | None) -> dt.date | None:
+    """``AAAA-MM-JJ`` → a date; anything else ends the command with a French error (code 2)."""
+    try:
+        return dt.date.fromisoformat(value) if value else None
+    except ValueError:
+        err_console.print(f"[bold red]Erreur :[/] date invalide « {value} » (format attendu : AAAA-MM-JJ).")
+        raise typer.Exit(2) from None
+
+
+def _write_output(text: str, path: Path | None, summary: str) -> None:
+    """``text`` to the file, or to standard output; the summary on standard error."""
+    if path is None:
         print(text, end="")
     else:
-        sortie.write_text(text, encoding="utf-8")
-    err_console.print(f"{data['questions']} réponse(s), {len(feedback)} avis.")
+        path.write_text(text, encoding="utf-8")
+    err_console.print(summary)

@@ -1,4 +1,5 @@
-"""The chat UI (Gradio): « Poser une question », « Comparer les territoires », « Harmonisation », « Sources ».
+"""The chat UI (Gradio): « Poser une question », « Comparer les territoires », « Harmonisation », « Sources », and
+« Usage » for the members of ``ui.usage_groups``.
 
 Every event resolves the caller from its Gradio request (login, proxy headers or local user), so the
 UI sees exactly what the API would show the same user.
@@ -14,15 +15,17 @@ from typing import Any
 import gradio as gr
 
 from assistant.answering.schema import AssistantResponse, Turn
-from assistant.answering.territories import DEPARTEMENTS
+from assistant.answering.territories import DEPARTEMENTS, name_of
 from ui.auth import AccessError, Authenticator, User, peer_of
 from ui.backend import DOC_TYPE_LABELS, Backend, RequestError
 from ui.feedback import REASON_LABELS, FeedbackIn
 from ui.harmonisation_tab import harmonisation_tab
+from ui.usage import USAGE_CSS
+from ui.usage_tab import usage_tab
 from ui import render
 
 STATIC = Path(__file__).parent / "static"
-CSS = (STATIC / "app.css").read_text(encoding="utf-8")
+CSS = (STATIC / "app.css").read_text(encoding="utf-8") + "\n" + USAGE_CSS
 HEAD = f"<script>{(STATIC / 'app.js').read_text(encoding='utf-8')}</script>"
 # Primary buttons dark enough for white text (Gradio's default orange is below 3:1).
 THEME = gr.themes.Default(primary_hue="blue").set(
@@ -30,6 +33,12 @@ THEME = gr.themes.Default(primary_hue="blue").set(
     button_primary_background_fill_hover="*primary_800",
     button_primary_text_color="white",
 )
+# French wording of Gradio's own texts where its translation says « télécharger » for an upload.
+I18N = gr.I18n(fr={
+    "upload_text.click_to_upload": "Cliquez pour téléverser un fichier",
+    "file.uploading": "Téléversement…",
+    "blocks.waiting_for_inputs": "Téléversement du ou des fichiers en cours, réessayez dans un instant.",
+})
 EXAMPLES = [
     "Une personne évaluée en GIR 5 peut-elle toucher l'APA ?",
     "Quels sont les plafonds mensuels du plan d'aide APA par GIR en 2025 ?",
@@ -42,7 +51,7 @@ MODES = [("Automatique", "auto"), ("Génératif (LLM)", "generatif"), ("Extracti
 RATINGS = [("👍 Utile", "positif"), ("👎 Pas utile", "negatif")]
 TYPE_CHOICES = [(label, value) for value, label in DOC_TYPE_LABELS.items()]
 ALL_TERRITORIES = [("National", "national")] + [(f"{code} — {name}", code) for code, name in DEPARTEMENTS.items()]
-DOC_HEADERS = ["Titre", "Type", "Territoire", "Date", "Validité", "Passages", "Identifiant"]
+VALIDITY_CHOICES = [("Toutes", "")] + [(label, value) for value, label in render.VALIDITY_LABELS.items()]
 
 
 def build_ui(backend: Backend, auth: Authenticator) -> gr.Blocks:
@@ -105,9 +114,17 @@ def build_ui(backend: Backend, auth: Authenticator) -> gr.Blocks:
 
             # --- sources ------------------------------------------------------------------------------
             with gr.Tab("Sources", id="sources"):
-                refresh = gr.Button("Actualiser la liste", size="sm")
-                documents = gr.Dataframe(headers=DOC_HEADERS, label="Documents indexés", interactive=False, wrap=True,
-                                         elem_id="documents")
+                listed = gr.State([])  # the documents visible to the user, filtered here without a new query
+                with gr.Row(equal_height=True):
+                    doc_query = gr.Textbox(label="Rechercher (titre, identifiant, fichier)", elem_id="doc-query", scale=3)
+                    doc_types = gr.Dropdown(label="Type", multiselect=True, choices=TYPE_CHOICES, elem_id="doc-types",
+                                            scale=2)
+                    doc_territories = gr.Dropdown(label="Territoire", multiselect=True, choices=[],
+                                                  elem_id="doc-territories", scale=2)
+                    doc_validity = gr.Dropdown(label="Validité", choices=VALIDITY_CHOICES, value="",
+                                               elem_id="doc-validity", scale=1)
+                    refresh = gr.Button("Actualiser la liste", size="sm", scale=0)
+                documents = gr.HTML("", elem_id="documents")
                 with gr.Row():
                     doc_choice = gr.Dropdown(label="Document à ouvrir", choices=[], elem_id="doc-choice", scale=4)
                     open_doc = gr.Button("Ouvrir le document", elem_id="open-doc", scale=1)
@@ -124,24 +141,29 @@ def build_ui(backend: Backend, auth: Authenticator) -> gr.Blocks:
                     upload_button = gr.Button("Téléverser et indexer", variant="primary", elem_id="upload-button")
                     upload_status = gr.HTML("", elem_id="upload-status")
 
+            usage = usage_tab(backend, user_of)  # « Usage », ui.usage_groups only (ui/usage_tab.py)
+
         # --- handlers ------------------------------------------------------------------------------
         def on_load(request: gr.Request):
             user = user_of(request)
             options = [(label, code) for code, label in backend.territories(user)]
-            rows, doc_options = _documents(backend, user)
+            # The chat searches the user's own département by default (national texts stay included).
+            own = user.departements
+            chat_options = options + [(f"{c} — {name_of(c)}", c) for c in own if c not in {code for _, code in options}]
+            docs, *sources = _documents(backend, user)
             groups = ", ".join(user.groups) or "aucun"
             return (
                 f"**Utilisateur :** {escape(user.name)} · **groupes :** {escape(groups)}",
-                gr.Dropdown(choices=options),
+                gr.Dropdown(choices=chat_options, value=own),
                 gr.Dropdown(choices=options, value=[c for _, c in options[:3]]),
-                rows,
-                gr.Dropdown(choices=doc_options),
+                docs, *sources,
                 gr.Group(visible=user.can_upload),
                 gr.Dropdown(choices=["public", *user.groups], value=["public"]),
+                gr.Tab(visible=user.can_see_usage),
             )
 
-        demo.load(on_load, outputs=[who, territories, compare_territories, documents, doc_choice, upload_group,
-                                    upload_visibility])
+        demo.load(on_load, outputs=[who, territories, compare_territories, listed, documents, doc_choice, doc_territories,
+                                    upload_group, upload_visibility, usage])
 
         def chat(text: str, messages: list, state: list, terr: list, doc_types: list, answer_mode: str,
                  request: gr.Request):
@@ -217,10 +239,14 @@ def build_ui(backend: Backend, auth: Authenticator) -> gr.Blocks:
         compare_button.click(compare, inputs=[compare_question, compare_territories], outputs=[comparison])
 
         def refresh_documents(request: gr.Request):
-            rows, options = _documents(backend, user_of(request))
-            return rows, gr.Dropdown(choices=options)
+            return _documents(backend, user_of(request))
 
-        refresh.click(refresh_documents, outputs=[documents, doc_choice])
+        doc_filters = [listed, doc_query, doc_types, doc_territories, doc_validity]
+        refresh.click(refresh_documents, outputs=[listed, documents, doc_choice, doc_territories]).then(
+            render.documents_table, inputs=doc_filters, outputs=[documents], show_progress="hidden")
+        for control in (doc_query, doc_types, doc_territories, doc_validity):
+            (control.submit if control is doc_query else control.change)(
+                render.documents_table, inputs=doc_filters, outputs=[documents], show_progress="hidden")
 
         def show_document(doc_id: str | None, request: gr.Request) -> str:
             if not doc_id:
@@ -247,23 +273,23 @@ def build_ui(backend: Backend, auth: Authenticator) -> gr.Blocks:
                 raise gr.Error(exc.message) from exc
             job, future = backend.submit_ingestion(user, paths, overrides)
             while not future.done():
-                yield _progress_html(job), gr.update(), gr.update()
+                yield _progress_html(job), gr.update(), gr.update(), gr.update(), gr.update()
                 time.sleep(0.5)
-            rows, options = _documents(backend, user)
-            yield _report_html(job.as_dict()), rows, gr.Dropdown(choices=options)
+            yield _report_html(job.as_dict()), *_documents(backend, user)
 
         upload_button.click(upload, inputs=[upload_files, upload_type, upload_territory, upload_visibility],
-                            outputs=[upload_status, documents, doc_choice])
+                            outputs=[upload_status, listed, documents, doc_choice, doc_territories])
     demo.queue(default_concurrency_limit=backend.settings.ui.chat_concurrency)
     return demo
 
 
-def _documents(backend: Backend, user: User) -> tuple[list[list[Any]], list[tuple[str, str]]]:
+def _documents(backend: Backend, user: User) -> tuple[list[dict[str, Any]], str, Any, Any]:
+    """The user's documents, their table (filters cleared), the viewer's choices and the territory filter's."""
     docs = backend.documents(user)
-    rows = [[d["title"], DOC_TYPE_LABELS.get(d["doc_type"], d["doc_type"]), render.territory_label(d["territory"]),
-             d["date"] or "", render.VALIDITY_LABELS.get(d["validity"], d["validity"]), d["passages"], d["doc_id"]]
-            for d in docs]
-    return rows, [(f'{d["title"]} ({render.territory_label(d["territory"])})', d["doc_id"]) for d in docs]
+    codes = sorted({d["territory"] or "national" for d in docs}, key=lambda c: (c != "national", c))
+    return (docs, render.documents_table(docs),
+            gr.Dropdown(choices=[(f'{d["title"]} ({render.territory_label(d["territory"])})', d["doc_id"]) for d in docs]),
+            gr.Dropdown(choices=[(render.territory_label(c), c) for c in codes], value=[]))
 
 
 def _progress_html(job) -> str:

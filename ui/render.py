@@ -11,6 +11,7 @@ from typing import Any
 from assistant.answering.schema import AssistantResponse, Citation, Comparison
 from assistant.answering.territories import territory_label
 from assistant.retrieval.retriever import OCR_NOTE, format_location
+from assistant.text.french import fold
 from ui.backend import DOC_TYPE_LABELS, file_label
 
 MARKER_RE = re.compile(r"\[(\d{1,3})\]")
@@ -78,9 +79,20 @@ def badges(response: AssistantResponse) -> str:
                      f'documents trouvés répondent à la question">Confiance {response.confidence}{score}</span>')
     if response.comparison is not None:
         spans.append('<span class="badge badge-comparaison">Comparaison</span>')
-    for code in response.territories:
-        spans.append(f'<span class="badge badge-territoire">{escape(territory_label(code))}</span>')
+    if codes := rule_territories(response):
+        spans.append('<span class="badge badge-territoire" title="Territoires des documents sur lesquels la réponse '
+                     f's\'appuie">Règles : {escape(", ".join(territory_label(c) for c in codes))}</span>')
     return '<div class="badges">' + "".join(spans) + "</div>"
+
+
+def rule_territories(response: AssistantResponse) -> list[str]:
+    """Whose rules the answer draws from: the cited documents' territories (national first), else the territories
+    the question was searched in."""
+    cited = {c.territory or "national" for c in response.citations}
+    if response.comparison is not None:
+        cited |= {c.territory or "national" for row in response.comparison.territories for c in row.citations}
+    codes = cited or set(response.territories)
+    return sorted(codes, key=lambda c: (c != "national", c))
 
 
 def citation_list(citations: list[Citation], key: str) -> str:
@@ -195,6 +207,31 @@ def comparison_html(comparison: Comparison) -> str:
         '<th scope="col">Citation</th><th scope="col">Statut</th></tr></thead>'
         f"<tbody>{rows}</tbody></table></section>"
     )
+
+
+def documents_table(docs: list[dict[str, Any]], query: str = "", types: list[str] | None = None,
+                    territories: list[str] | None = None, validity: str | None = None) -> str:
+    """The Sources tab's list of documents (``Backend.documents``), kept to those matching the search (words of the
+    title, identifier or file name, accents and case ignored) and the filters; each title opens the viewer."""
+    words = fold(query).split()
+    shown = [d for d in docs
+             if (not types or d["doc_type"] in types)
+             and (not territories or (d["territory"] or "national") in territories)
+             and (not validity or d["validity"] == validity)
+             and all(w in fold(" ".join(str(d[k] or "") for k in ("title", "doc_id", "source_file"))) for w in words)]
+    if not docs:
+        return '<p class="note" role="status">Aucun document indexé visible pour vous.</p>'
+    rows = "".join(
+        f'<tr><th scope="row"><a href="{escape(d["url"])}" target="_blank" rel="noopener">{escape(d["title"] or d["doc_id"])}</a></th>'
+        f'<td>{escape(DOC_TYPE_LABELS.get(d["doc_type"], d["doc_type"] or ""))}</td>'
+        f'<td>{escape(territory_label(d["territory"]))}</td><td>{escape(d["date"] or "")}</td>'
+        f'<td>{escape(VALIDITY_LABELS.get(d["validity"], d["validity"] or ""))}</td><td>{d["passages"]}</td>'
+        f'<td class="doc-id">{escape(d["doc_id"])}</td></tr>'
+        for d in shown)
+    return (f'<table class="documents-table"><caption role="status">{len(shown)} document(s) sur {len(docs)}</caption>'
+            '<thead><tr><th scope="col">Titre</th><th scope="col">Type</th><th scope="col">Territoire</th>'
+            '<th scope="col">Date</th><th scope="col">Validité</th><th scope="col">Passages</th>'
+            f'<th scope="col">Identifiant</th></tr></thead><tbody>{rows}</tbody></table>')
 
 
 def document_html(document: dict[str, Any]) -> str:

@@ -37,7 +37,7 @@ from assistant.settings import Settings
 from ui.auth import PEER_KEY, REALM, AccessError, Authenticator, User, peer_of
 from ui.backend import Backend, RequestError
 from ui.feedback import FeedbackIn
-from ui.gradio_app import CSS, HEAD, THEME, build_ui
+from ui.gradio_app import CSS, HEAD, I18N, THEME, build_ui
 from ui.metrics import Metrics, MetricsMiddleware
 from ui.openai_compat import MODEL_ID, ChatCompletionRequest, completion, sse_chunks
 from ui import render
@@ -318,7 +318,7 @@ def create_app(services: Services, settings: Settings, authenticator: Authentica
         mount_auth = {"auth": auth.check_login, "auth_message": "Assistant Autonomie — connectez-vous avec votre compte."}
     elif auth.mode == "header":
         mount_auth = {"auth_dependency": lambda request: auth.proxy_username(request.headers, peer_of(request))}
-    app = gr.mount_gradio_app(app, blocks, path="/", theme=THEME, css=CSS, head=HEAD, ssr_mode=False,
+    app = gr.mount_gradio_app(app, blocks, path="/", theme=THEME, css=CSS, head=HEAD, i18n=I18N, ssr_mode=False,
                               footer_links=[], max_file_size=int(settings.ui.max_upload_mb * 1_000_000),
                               server_name=settings.ui.host, server_port=settings.ui.port, **mount_auth)
     app.add_middleware(HtmlLangMiddleware)

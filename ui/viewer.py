@@ -254,41 +254,25 @@ def clean_html(raw: str) -> str:
 
 def docx_html(path: Path) -> str:
     """Headings, paragraphs, list items and tables of a Word document, in order."""
-    import docx
+    from indexing.word import open_word, word_blocks
 
-    from indexing.parsers import _heading_level
-
-    document = docx.Document(str(path))
     out: list[str] = []
     in_list = False
-    for child in document.element.body.iterchildren():
-        tag = child.tag.rsplit("}", 1)[-1]
-        if tag == "p":
-            paragraph = docx.text.paragraph.Paragraph(child, document)
-            text = paragraph.text.strip()
-            if not text:
-                continue
-            style = (paragraph.style.name or "") if paragraph.style is not None else ""
-            level, is_item = _heading_level(style), "List" in style
-            if in_list and not is_item:
-                out.append("</ul>")
-                in_list = False
-            if level:
-                out.append(f"<h{level}>{escape(text)}</h{level}>")
-            elif is_item:
-                if not in_list:
-                    out.append("<ul>")
-                    in_list = True
-                out.append(f"<li>{escape(text)}</li>")
-            else:
-                out.append(f"<p>{escape(text)}</p>")
-        elif tag == "tbl":
-            if in_list:
-                out.append("</ul>")
-                in_list = False
-            table = docx.table.Table(child, document)
-            rows = "".join("<tr>" + "".join(f"<td>{escape(cell.text.strip())}</td>" for cell in row.cells) + "</tr>"
-                           for row in table.rows)
+    for block in word_blocks(open_word(path)):
+        if in_list and block.kind != "item":
+            out.append("</ul>")
+            in_list = False
+        if block.kind == "heading":
+            out.append(f"<h{block.level}>{escape(block.text)}</h{block.level}>")
+        elif block.kind == "item":
+            if not in_list:
+                out.append("<ul>")
+                in_list = True
+            out.append(f"<li>{escape(block.text)}</li>")
+        elif block.kind == "paragraph":
+            out.append(f"<p>{escape(block.text)}</p>")
+        else:
+            rows = "".join("<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>" for row in block.rows)
             out.append(f"<table>{rows}</table>")
     if in_list:
         out.append("</ul>")

@@ -8,7 +8,8 @@ import pytest
 import yaml
 
 from tests.conftest import make_settings
-from ui.auth import AccessError, Authenticator, UserDirectory, hash_password, new_api_key, verify_password
+from ui.auth import (AccessError, Authenticator, UserDirectory, departements, hash_password, new_api_key,
+                     verify_password)
 
 
 def test_password_hash_roundtrip_and_tampering():
@@ -80,3 +81,12 @@ def test_mode_header_trusts_only_the_proxy(tmp_path):
         auth.from_request({}, "127.0.0.1")
     assert refused.value.status == 401
     assert auth.proxy_username(headers, "127.0.0.1") == "bruno" and auth.proxy_username(headers, "192.0.2.7") is None
+
+
+def test_usage_groups_and_the_departements_a_user_belongs_to(tmp_path):
+    auth = authenticator(tmp_path, auth="header", usage_groups=["comite-suivi"])
+    admin = auth.from_request({"x-remote-user": "claire", "x-remote-groups": "comite-suivi,dep-2a,dep-59"}, "127.0.0.1")
+    agent = auth.from_request({"x-remote-user": "bruno", "x-remote-groups": "dep-13,admin"}, "127.0.0.1")
+    assert admin.can_see_usage and not agent.can_see_usage  # « admin » is not one of this server's usage groups
+    assert admin.departements == ["2A", "59"] and agent.departements == ["13"]
+    assert departements(("dep-9", "dep-xx", "equipe-dep-59", "DEP-974")) == ["09", "974"]

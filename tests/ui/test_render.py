@@ -84,3 +84,45 @@ def test_citation_of_a_scanned_page_says_it_was_read_by_ocr():
     assert location(citation) == "Circulaire, p. 2 (texte issu d'une numérisation)"
     assert "2 (texte issu d&#x27;une numérisation)" in source_panel(citation)
     assert location(citation.model_copy(update={"ocr": False})) == "Circulaire, p. 2"
+
+
+def test_badge_names_whose_rules_the_answer_draws_from():
+    response = AssistantResponse(question="q", standalone_question="q", mode="extractif", answer="r [1] [2] [3]",
+                                 citations=[citation(1), citation(2, territory="national"), citation(3)], territories=["13"])
+    assert render.rule_territories(response) == ["national", "59"]  # the cited documents', not the question's
+    assert "Règles : National, Nord (59)</span>" in render.answer_html(response, "0")
+    searched = response.model_copy(update={"citations": [], "abstained": True})
+    assert render.rule_territories(searched) == ["13"]  # nothing cited: where the question was searched
+    assert "Règles" not in render.answer_html(searched.model_copy(update={"territories": []}), "0")
+
+
+DOCS = [
+    {"doc_id": "nat-circulaire-apa", "title": "Circulaire APA", "doc_type": "circulaire", "territory": "national",
+     "date": "2024-03-15", "validity": "en_vigueur", "source_file": "circulaire-apa.md", "passages": 2,
+     "url": "/documents/nat-circulaire-apa"},
+    {"doc_id": "dep59-guide", "title": "Guide interne de l'APA du Nord <b>", "doc_type": "pratique_territoriale",
+     "territory": "59", "date": "2025-02-01", "validity": "en_vigueur", "source_file": "guide.docx", "passages": 1,
+     "url": "/documents/dep59-guide"},
+    {"doc_id": "nat-ancien-bareme", "title": "Barème abrogé", "doc_type": "circulaire", "territory": None,
+     "date": None, "validity": "abroge", "source_file": "bareme.pdf", "passages": 3, "url": "/documents/nat-ancien-bareme"},
+]
+
+
+def _titles(html: str) -> list[str]:
+    import re
+
+    return re.findall(r'<th scope="row"><a [^>]*>([^<]*)</a>', html)
+
+
+def test_documents_table_search_and_filters():
+    html = render.documents_table(DOCS)
+    assert "3 document(s) sur 3" in html and "&lt;b&gt;" in html and 'href="/documents/dep59-guide"' in html
+    assert "Nord (59)" in html and "Abrogé" in html and "Pratique territoriale" in html
+    assert _titles(render.documents_table(DOCS, "bareme")) == ["Barème abrogé"]  # accents and case ignored
+    assert _titles(render.documents_table(DOCS, "APA nord")) == ["Guide interne de l&#x27;APA du Nord &lt;b&gt;"]
+    assert _titles(render.documents_table(DOCS, "guide.docx")) == ["Guide interne de l&#x27;APA du Nord &lt;b&gt;"]
+    assert _titles(render.documents_table(DOCS, types=["circulaire"])) == ["Circulaire APA", "Barème abrogé"]
+    assert _titles(render.documents_table(DOCS, territories=["national"])) == ["Circulaire APA", "Barème abrogé"]
+    assert _titles(render.documents_table(DOCS, validity="abroge")) == ["Barème abrogé"]
+    assert "0 document(s) sur 3" in render.documents_table(DOCS, "introuvable", territories=["59"])
+    assert "Aucun document" in render.documents_table([])

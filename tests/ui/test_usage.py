@@ -56,6 +56,8 @@ def test_figures_from_a_seeded_event_log(tmp_path):
     assert data["avis"] == {"positif": 1, "negatif": 2} and data["raisons_avis_negatifs"] == {"incomplete": 2}
     assert data["taux_satisfaction"] == round(1 / 3, 4)
     assert figures(UsageStore(path).events(since=dt.date(2025, 3, 4)), [])["questions"] == 2
+    timed = [{**e, "steps": {**e["steps"], "total": 9.0}} for e in UsageStore(path).events()]
+    assert "total" not in figures(timed, [])["etapes_lentes"]  # the latency is reported apart, not as a step
 
 
 def test_events_hold_no_personal_data_unless_allowed_then_masked(tmp_path):

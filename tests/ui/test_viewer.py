@@ -154,3 +154,14 @@ def test_every_answer_records_an_anonymous_usage_event(viewer):
     assert len(usage.events()) == before + 1
     assert event["departement"] == "59" and event["channel"] == "api" and event["kind"] == "question"
     assert event["question"] is None and event["latency_ms"] > 0 and "fiche" in event["doc_types"]
+
+
+def test_word_rendered_from_the_parsers_blocks(tmp_path):
+    from tests.indexing.test_word import word_document
+    from ui.viewer import docx_html
+
+    path = word_document(tmp_path)
+    assert docx_html(path) == (
+        "<h1>Aide animalière</h1><h2>Montant</h2><p>La PCH finance jusqu&#x27;à 3000 euros.</p>"
+        "<table><tr><td>Aide</td><td>Plafond</td></tr><tr><td>Chien guide</td><td>3000 €</td></tr></table>"
+        "<ul><li>premier justificatif</li><li>second justificatif</li></ul><p>Fin du document.</p>")

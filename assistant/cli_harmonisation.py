@@ -38,6 +38,8 @@ def harmoniser(
     executions: bool = typer.Option(False, "--executions", help="Lister les exécutions enregistrées et quitter."),
     execution: Optional[int] = typer.Option(None, "--execution", help="Exporter l'exécution n° N enregistrée, sans recalculer."),
     collection: Optional[str] = typer.Option(None, "--collection", "-c", help="Collection Qdrant (défaut : réglages)."),
+    adresse: str = typer.Option("", "--adresse", help="Adresse du serveur (ex. https://assistant.exemple.fr) : liens "
+                                "absolus vers la visionneuse dans le fichier (défaut : liens /documents/… relatifs)."),
 ) -> None:
     """Matrice d'harmonisation : chaque question du référentiel pour chaque département, statut sourcé et raison."""
     from assistant.cli import _services, _settings
@@ -78,7 +80,7 @@ def harmoniser(
         err_console.print(f"[bold red]Erreur :[/] {exc}")
         raise typer.Exit(2) from exc
     shown = matrix.filtered(statuses=statuses) if statuses else matrix
-    data = render(shown, fmt, changes)
+    data = render(shown, fmt, changes, adresse)
     if sortie is not None and str(sortie) == "-" and fmt in ("csv", "json"):
         sys.stdout.buffer.write(data)
         return

@@ -27,8 +27,11 @@ from ui import render
 STATIC = Path(__file__).parent / "static"
 CSS = (STATIC / "app.css").read_text(encoding="utf-8") + "\n" + USAGE_CSS
 HEAD = f"<script>{(STATIC / 'app.js').read_text(encoding='utf-8')}</script>"
-# Primary buttons dark enough for white text (Gradio's default orange is below 3:1).
-THEME = gr.themes.Default(primary_hue="blue").set(
+# Primary buttons dark enough for white text (Gradio's default orange is below 3:1). One font everywhere: Gradio's
+# own Source Sans Pro files, regular and bold (its semi-bold file holds capitals only, so semi-bold headings were
+# drawn half in a fallback font); semi-bold text uses the bold file.
+THEME = gr.themes.Default(primary_hue="blue", font=[gr.themes.LocalFont("Source Sans Pro", weights=(400, 700)),
+                                                    "ui-sans-serif", "system-ui", "sans-serif"]).set(
     button_primary_background_fill="*primary_700",
     button_primary_background_fill_hover="*primary_800",
     button_primary_text_color="white",

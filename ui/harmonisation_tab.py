@@ -75,9 +75,10 @@ def harmonisation_tab(backend: Backend, user_of: Callable[[gr.Request], Any]) ->
                 raise gr.Error(getattr(exc, "message", str(exc))) from exc
             folder = Path(tempfile.mkdtemp(prefix="harmonisation-"))
             paths = []
+            base_url = str(request.request.base_url) if request.request is not None else ""  # links open the viewer
             for fmt in ("html", "xlsx"):
                 path = folder / f"harmonisation-{matrix.run_id}.{fmt}"
-                path.write_bytes(render(matrix, fmt, changes))
+                path.write_bytes(render(matrix, fmt, changes, base_url))
                 paths.append(str(path))
             view = matrix.filtered(statuses=shown) if shown else matrix
             summary = _changes_line(changes)

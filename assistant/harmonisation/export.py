@@ -24,20 +24,28 @@ FORMATS = ("html", "xlsx", "csv", "json")
 STATUS_COLOURS = {"conforme": "#d8f0dc", "divergent": "#fff1c2", "contraire": "#f8d0cc", "non_trouve": "#e6e6e6"}
 STATUS_SYMBOLS = {"conforme": "✓", "divergent": "≠", "contraire": "✗", "non_trouve": "?"}
 DETAIL_COLUMNS = ["Question", "Libellé", "Territoire", "Statut", "Raison", "Pratique locale (extrait)", "Source locale",
-                  "Règle nationale (référentiel)", "Règle nationale (extrait)", "Source nationale", "Décidé par"]
+                  "Règle nationale (référentiel)", "Règle nationale (extrait)", "Source nationale", "Décidé par",
+                  "Lien source locale", "Lien source nationale"]
 
 
 def citations_text(citations: Iterable[Citation]) -> str:
     return " ; ".join(dict.fromkeys(c.location() for c in citations))
 
 
-def citations_html(citations: Iterable[Citation], fallback: str = "") -> str:
-    """Each cited place linked to the document viewer (``Citation.url``, a link relative to the server)."""
-    links = {c.location(): c.url for c in citations}
+def citation_links(citations: Iterable[Citation], base_url: str = "") -> dict[str, str]:
+    """Each cited place (``Citation.location``) → its link to the document viewer: ``Citation.url``, relative to the
+    server, or absolute under ``base_url`` (e.g. ``https://assistant.example.fr``)."""
+    return {c.location(): base_url.rstrip("/") + c.url for c in citations}
+
+
+def citations_html(citations: Iterable[Citation], fallback: str = "", base_url: str = "") -> str:
+    """Each cited place linked to the document viewer."""
+    links = citation_links(citations, base_url)
     return " ; ".join(f"<a href='{escape(url)}'>{escape(text)}</a>" for text, url in links.items()) or escape(fallback)
 
 
-def detail_rows(matrix: HarmonisationMatrix) -> list[list[str]]:
+def detail_rows(matrix: HarmonisationMatrix, base_url: str = "") -> list[list[str]]:
+    """One line per cell (``DETAIL_COLUMNS``), the cited places' viewer links last."""
     rows = {r.id: r for r in matrix.rows}
     out = []
     for row in matrix.rows:
@@ -47,7 +55,9 @@ def detail_rows(matrix: HarmonisationMatrix) -> list[list[str]]:
                 continue
             out.append([row.id, row.label, territory_label(code), STATUS_LABELS[cell.status], cell.reason, cell.quote,
                         citations_text(cell.citations), rows[row.id].national_rule, row.national_quote,
-                        citations_text(row.national_citations), "LLM" if cell.decided_by == "llm" else "règles"])
+                        citations_text(row.national_citations), "LLM" if cell.decided_by == "llm" else "règles",
+                        " ; ".join(citation_links(cell.citations, base_url).values()),
+                        " ; ".join(citation_links(row.national_citations, base_url).values())])
     return out
 
 
@@ -61,17 +71,17 @@ def to_json(matrix: HarmonisationMatrix, changes: RunDiff | None = None) -> str:
     return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
 
 
-def to_csv(matrix: HarmonisationMatrix) -> str:
+def to_csv(matrix: HarmonisationMatrix, base_url: str = "") -> str:
     """One line per cell (the committee's detail sheet), semicolon-separated for French spreadsheets."""
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";")
     writer.writerow(DETAIL_COLUMNS)
-    writer.writerows(detail_rows(matrix))
+    writer.writerows(detail_rows(matrix, base_url))
     return out.getvalue()
 
 
 # --- XLSX ------------------------------------------------------------------------------------------------
-def to_xlsx(matrix: HarmonisationMatrix, changes: RunDiff | None = None) -> bytes:
+def to_xlsx(matrix: HarmonisationMatrix, changes: RunDiff | None = None, base_url: str = "") -> bytes:
     from openpyxl import Workbook
     from openpyxl.comments import Comment
     from openpyxl.styles import Alignment, Font, PatternFill
@@ -93,7 +103,9 @@ def to_xlsx(matrix: HarmonisationMatrix, changes: RunDiff | None = None) -> byte
             target = sheet.cell(row=sheet.max_row, column=column)
             target.fill = fills[cell.status]
             if cell.quote and cell.status != "non_trouve":
-                target.comment = Comment(f"« {cell.quote[:800]} »\n{citations_text(cell.citations)}", "Assistant Autonomie")
+                links = "\n".join(citation_links(cell.citations, base_url).values())
+                target.comment = Comment(f"« {cell.quote[:800]} »\n{citations_text(cell.citations)}\n{links}",
+                                         "Assistant Autonomie")
     for cell in sheet[1]:
         cell.font = bold
     for line in sheet.iter_rows(min_row=2):
@@ -107,7 +119,7 @@ def to_xlsx(matrix: HarmonisationMatrix, changes: RunDiff | None = None) -> byte
 
     detail = book.create_sheet("Détail")
     detail.append(DETAIL_COLUMNS)
-    for values in detail_rows(matrix):
+    for values in detail_rows(matrix, base_url):
         detail.append(values)
     for cell in detail[1]:
         cell.font = bold
@@ -116,7 +128,10 @@ def to_xlsx(matrix: HarmonisationMatrix, changes: RunDiff | None = None) -> byte
         line[3].fill = fills[status_by_label[line[3].value]]
         for cell in line:
             cell.alignment = wrap
-    for column, width in zip("ABCDEFGHIJK", (8, 28, 22, 12, 40, 60, 40, 40, 60, 40, 10)):
+        for source, link in ((line[6], line[11]), (line[9], line[12])):
+            if link.value and " ; " not in link.value and link.value.startswith(("http://", "https://")):
+                source.hyperlink = link.value  # one absolute link: the source's name opens it
+    for column, width in zip("ABCDEFGHIJKLM", (8, 28, 22, 12, 40, 60, 40, 40, 60, 40, 10, 50, 50)):
         detail.column_dimensions[column].width = width
     detail.auto_filter.ref = detail.dimensions
     detail.freeze_panes = "A2"
@@ -199,7 +214,8 @@ _SCRIPT = """
 """
 
 
-def to_html(matrix: HarmonisationMatrix, changes: RunDiff | None = None, title: str = "Matrice d'harmonisation des pratiques") -> str:
+def to_html(matrix: HarmonisationMatrix, changes: RunDiff | None = None, title: str = "Matrice d'harmonisation des pratiques",
+            base_url: str = "") -> str:
     """A self-contained HTML report (inline style and script, no external resource)."""
     filters = ("<div class='filters' role='group' aria-label='Filtres'>"
                + _select("f-statut", "Statut", [(s, STATUS_LABELS[s]) for s in STATUS_ORDER])
@@ -208,11 +224,11 @@ def to_html(matrix: HarmonisationMatrix, changes: RunDiff | None = None, title: 
                + "<button id='f-reset' type='button'>Tout afficher</button></div>")
     return ("<!DOCTYPE html><html lang='fr'><head><meta charset='utf-8'><meta name='viewport' content='width=device-width'>"
             f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>"
-            f"{report_html(matrix, changes, title, filters)}<script>{_SCRIPT}</script></body></html>\n")
+            f"{report_html(matrix, changes, title, filters, base_url=base_url)}<script>{_SCRIPT}</script></body></html>\n")
 
 
 def report_html(matrix: HarmonisationMatrix, changes: RunDiff | None = None, title: str = "Matrice d'harmonisation des pratiques",
-                filters: str = "", style: bool = False) -> str:
+                filters: str = "", style: bool = False, base_url: str = "") -> str:
     """The report as a fragment (``<div class="hm">``): summary, changes, matrix, counts, every cell's detail;
     ``style`` puts the scoped stylesheet in it (for a page that does not have it, such as the UI tab)."""
     changed = {(c.question_id, c.territory) for c in changes.changes} if changes else set()
@@ -248,7 +264,7 @@ def report_html(matrix: HarmonisationMatrix, changes: RunDiff | None = None, tit
     change_block = _changes_html(changes) if changes else ""
     css = f"<style>{_CSS}</style>" if style else ""
     return (f"<div class='hm'>{css}{head}{filters}{change_block}{table}{_counts_html(matrix)}"
-            f"{_details_html(matrix, changed)}</div>")
+            f"{_details_html(matrix, changed, base_url)}</div>")
 
 
 def _select(element_id: str, label: str, options: list[tuple[str, str]]) -> str:
@@ -273,10 +289,10 @@ def _counts_html(matrix: HarmonisationMatrix) -> str:
             f"<th scope='col'>Question</th>{head}</tr></thead><tbody>{by_question}</tbody></table>")
 
 
-def _details_html(matrix: HarmonisationMatrix, changed: set[tuple[str, str]]) -> str:
+def _details_html(matrix: HarmonisationMatrix, changed: set[tuple[str, str]], base_url: str = "") -> str:
     parts = ["<h2>Détail des cellules</h2>"]
     for row in matrix.rows:
-        source = citations_html(row.national_citations, row.national_reference)
+        source = citations_html(row.national_citations, row.national_reference, base_url)
         parts.append(f"<h3 id='q-{escape(row.id)}' data-row='{escape(row.id)}'>{escape(row.id)} — {escape(row.label)}</h3>"
                      f"<p data-row='{escape(row.id)}'><strong>Question :</strong> {escape(row.question)}<br><strong>Règle nationale :"
                      f"</strong> {escape(row.national_rule)}</p><blockquote data-row='{escape(row.id)}'>« {escape(row.national_quote)} »"
@@ -287,7 +303,7 @@ def _details_html(matrix: HarmonisationMatrix, changed: set[tuple[str, str]]) ->
                 continue
             mark = " changed" if (row.id, code) in changed else ""
             quote = (f"<blockquote>« {escape(cell.quote)} »</blockquote><p class='source'>Source : "
-                     f"{citations_html(cell.citations)}</p>") if cell.status != "non_trouve" else f"<p>{escape(cell.quote)}</p>"
+                     f"{citations_html(cell.citations, base_url=base_url)}</p>") if cell.status != "non_trouve" else f"<p>{escape(cell.quote)}</p>"
             parts.append(f"<div class='detail s-{cell.status}{mark}' id='c-{escape(row.id)}-{escape(code)}' data-status='{cell.status}' "
                          f"data-territory='{escape(code)}' data-question='{escape(row.id)}'><strong>{escape(territory_label(code))} — "
                          f"{STATUS_LABELS[cell.status]}</strong> : {escape(cell.reason)}{quote}"
@@ -312,15 +328,16 @@ def _changes_html(changes: RunDiff) -> str:
               f"<th scope='col'>Avant</th><th scope='col'>Après</th></tr></thead><tbody>{rows}</tbody></table>")
 
 
-def render(matrix: HarmonisationMatrix, fmt: str, changes: RunDiff | None = None) -> bytes:
-    """The matrix in ``fmt`` (html, xlsx, csv, json), as bytes to write."""
+def render(matrix: HarmonisationMatrix, fmt: str, changes: RunDiff | None = None, base_url: str = "") -> bytes:
+    """The matrix in ``fmt`` (html, xlsx, csv, json), as bytes to write; the viewer links of the citations are
+    relative to the server, or absolute under ``base_url``."""
     match fmt:
         case "html":
-            return to_html(matrix, changes).encode("utf-8")
+            return to_html(matrix, changes, base_url=base_url).encode("utf-8")
         case "xlsx":
-            return to_xlsx(matrix, changes)
+            return to_xlsx(matrix, changes, base_url)
         case "csv":
-            return ("\ufeff" + to_csv(matrix)).encode("utf-8")  # BOM: spreadsheets read the accents right
+            return ("\ufeff" + to_csv(matrix, base_url)).encode("utf-8")  # BOM: spreadsheets read the accents right
         case "json":
             return to_json(matrix, changes).encode("utf-8")
     raise ValueError(f"Format inconnu « {fmt} » ; formats possibles : {', '.join(FORMATS)}.")

@@ -89,6 +89,7 @@ def test_chat_citation_panel_and_feedback(page, ui_server):
     answer = page.locator(".answer:not(.streaming)").last
     answer.locator(".sources a.cite").first.wait_for()
     assert "Mode Extractif" in answer.locator(".badges").inner_text()
+    assert "Règles : National" in answer.locator(".badge-territoire").inner_text()  # the cited documents' territories
     assert "deux mois" in answer.inner_text()
 
     answer.locator(".answer-text a.cite").first.click()
@@ -137,6 +138,21 @@ def test_comparison_and_sources_tabs(page):
     page.get_by_role("tab", name="Sources").click()
     documents = page.locator("#documents")
     expect(documents).to_contain_text("Guide interne APA du Nord", timeout=TIMEOUT_MS)  # visible to dep-59
+    table = documents.locator("table.documents-table")
+    body_font = page.evaluate("getComputedStyle(document.querySelector('.gradio-container')).fontFamily")
+    assert table.evaluate("t => getComputedStyle(t.querySelector('td')).fontFamily") == body_font
+    assert "mono" not in body_font.lower()
+    assert table.evaluate("t => t.getBoundingClientRect().right") <= 1400  # wraps inside the window, not cut
+    page.get_by_label("Rechercher (titre, identifiant, fichier)").fill("guide nord")
+    page.get_by_label("Rechercher (titre, identifiant, fichier)").press("Enter")
+    expect(documents).to_contain_text("1 document(s) sur 4", timeout=TIMEOUT_MS)
+    page.get_by_label("Rechercher (titre, identifiant, fichier)").fill("")
+    page.get_by_label("Rechercher (titre, identifiant, fichier)").press("Enter")
+    page.get_by_label("Type", exact=True).click()
+    page.get_by_role("option", name="Circulaire").click()
+    expect(documents).to_contain_text("1 document(s) sur 4", timeout=TIMEOUT_MS)
+    assert "Circulaire APA" in documents.inner_text() and "Fiche PCH" not in documents.inner_text()
+    page.get_by_label("Type", exact=True).press("Escape")
     page.get_by_label("Document à ouvrir").click()
     page.get_by_role("option", name="Circulaire APA (National)").click()
     page.locator("#open-doc").click()
@@ -144,7 +160,67 @@ def test_comparison_and_sources_tabs(page):
     view.wait_for()
     assert view.locator(".passages li").count() == 2
     assert page.locator("#upload-button").is_visible()  # alice is in an upload group
+    upload_text = page.locator("#upload-files").inner_text()
+    assert "téléverser" in upload_text and "télécharger" not in upload_text
     page.screenshot(path=str(DOCS / "ui-sources.png"), full_page=True)
+
+
+def test_one_font_for_headings_and_text(page):
+    """The fonts Chromium really drew the title, headings and text with (a font file lacking glyphs falls back)."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("DOM.enable")
+    cdp.send("CSS.enable")
+    root = cdp.send("DOM.getDocument", {"depth": -1})["root"]["nodeId"]
+    drawn: dict[str, set[str]] = {}
+    for selector in ("h1", "#feedback h3", ".tabs button", "#who strong", "label span"):
+        node = cdp.send("DOM.querySelector", {"nodeId": root, "selector": selector})["nodeId"]
+        assert node, selector
+        fonts = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
+        drawn[selector] = {f["familyName"] for f in fonts}
+    assert len(set().union(*drawn.values())) == 1, drawn
+
+
+def test_the_chat_searches_the_users_departement_by_default(page):
+    page.get_by_text("Filtres et mode de réponse").click()
+    field = page.locator(".block", has=page.get_by_label("Territoire(s)")).last
+    field.get_by_text("59 — Nord").wait_for()  # alice is in dep-59
+
+
+def test_usage_tab_for_usage_groups_only(browser, ui_index, tmp_path):
+    from playwright.sync_api import expect
+
+    from tests.ui.test_usage import _seed
+
+    server, feedback_db = _header_mode_server(ui_index, tmp_path)
+    _seed(feedback_db)
+    with server as url:
+        pages = {}
+        for user, groups in (("claire", "admin"), ("alice", "dep-59,televersement")):
+            context = browser.new_context(locale="fr-FR", viewport={"width": 1400, "height": 1000},
+                                          extra_http_headers={"X-Remote-User": user, "X-Remote-Groups": groups})
+            pages[user] = context.new_page()
+            pages[user].set_default_timeout(TIMEOUT_MS)
+            pages[user].goto(url + "/")
+            pages[user].get_by_text(f"Utilisateur : {user}").wait_for()
+        assert pages["alice"].get_by_role("tab", name="Usage").count() == 0
+        page = pages["claire"]
+        page.get_by_role("tab", name="Usage").click()
+        report = page.locator("#usage-report .usage")
+        expect(report).to_contain_text("Abstention : 25,0 %", timeout=TIMEOUT_MS)
+        assert report.locator("svg").count() == 8
+        text = report.inner_text()
+        assert "Génération (LLM)" in text and "Incomplète" in text
+        for personal in ("Durand", "alice", "bruno", "Appelez"):
+            assert personal not in text
+        page.get_by_label("Depuis le (AAAA-MM-JJ, vide : toute la période conservée)").fill("2025-03-04")
+        page.locator("#usage-refresh").click()
+        expect(report).to_contain_text("depuis le 2025-03-04", timeout=TIMEOUT_MS)
+        page.get_by_label("Depuis le (AAAA-MM-JJ, vide : toute la période conservée)").fill("")
+        page.locator("#usage-refresh").click()
+        expect(report).to_contain_text("toute la période conservée", timeout=TIMEOUT_MS)
+        page.screenshot(path=str(DOCS / "ui-usage.png"), full_page=True)
+        for p in pages.values():
+            p.context.close()
 
 
 def test_login_page_then_the_users_own_documents(browser, ui_index, users_file, tmp_path):

@@ -84,3 +84,18 @@ def test_html_sources_link_to_the_document_viewer():
                      section_path="Article 12", page=4, passage="…", chunk_index=7)
     assert citations_html([cited]) == "<a href='/documents/dep59-rdas?passage=7#page=4'>RDAS du Nord › Article 12, p. 4</a>"
     assert citations_html([], "CASF, art. L. 232-14") == "CASF, art. L. 232-14"
+
+
+def test_xlsx_and_csv_carry_the_viewer_links_like_the_html():
+    cited = matrix().cells[0].citations[0]
+    html = to_html(matrix())
+    assert f"href='{cited.url}'" in html
+    rows = list(csv.reader(io.StringIO(to_csv(matrix())), delimiter=";"))
+    assert rows[0][-2:] == ["Lien source locale", "Lien source nationale"]
+    assert rows[1][-2] == cited.url and rows[1][-1].startswith("/documents/")
+    book = load_workbook(io.BytesIO(to_xlsx(matrix(), base_url="https://assistant.exemple.fr/")))
+    detail = book["Détail"]
+    assert detail["L2"].value == "https://assistant.exemple.fr" + cited.url
+    assert detail["G2"].hyperlink.target == "https://assistant.exemple.fr" + cited.url  # the source's name opens it
+    assert "https://assistant.exemple.fr" + cited.url in book["Matrice"]["C2"].comment.text
+    assert "https://assistant.exemple.fr" + cited.url in render(matrix(), "html", base_url="https://assistant.exemple.fr").decode()

@@ -131,7 +131,7 @@ def collect(settings: Settings, corpus: Corpus, recollect: bool) -> list[Sample]
         return samples
     import time
 
-    from assistant.answering.extractive import SentenceSelector
+    from assistant.answering.extractive import SentenceSelector, SentenceVectors
     from assistant.answering.term_stats import TermStatistics
     from assistant.answering.workflow import planned_search
     from assistant.components.vector_store import SearchFilter
@@ -144,7 +144,7 @@ def collect(settings: Settings, corpus: Corpus, recollect: bool) -> list[Sample]
         with console.status(f"Indexation de {corpus.name}…"):
             ensure_indexed(services, corpus.corpus)
         retriever = services.retriever
-        selector = SentenceSelector(_MemoisedEmbedder(services.embedder), None, glossary=retriever.glossary,
+        selector = SentenceSelector(SentenceVectors(services.embedder, capacity=2_000_000), None, glossary=retriever.glossary,
                                     idf_weights=TermStatistics(retriever.store).idf_weights)
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=console) as progress:
@@ -170,24 +170,6 @@ def collect(settings: Settings, corpus: Corpus, recollect: bool) -> list[Sample]
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
     cache.write_bytes(pickle.dumps(samples))
     return samples
-
-
-class _MemoisedEmbedder:
-    """The product's embedder, remembering passage sentences: a question's two variants and neighbouring
-    questions share most of their passages."""
-
-    def __init__(self, inner: Any):
-        self.inner = inner
-        self.vectors: dict[str, np.ndarray] = {}
-
-    def embed_queries(self, texts: list[str]) -> np.ndarray:
-        return self.inner.embed_queries(texts)
-
-    def embed_passages(self, texts: list[str]) -> np.ndarray:
-        missing = [t for t in dict.fromkeys(texts) if t not in self.vectors]
-        if missing:
-            self.vectors.update(zip(missing, self.inner.embed_passages(missing)))
-        return np.stack([self.vectors[t] for t in texts]) if texts else self.inner.embed_passages([])
 
 
 # --- labels --------------------------------------------------------------------------------------------

@@ -8,6 +8,8 @@ probabilities, the judge compares the question's answerability with the fitted t
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -134,6 +136,41 @@ class EvidenceJudge:
                            round(evidence.answerability, 4))
 
 
+class SentenceVectors:
+    """The embedder, remembering the vectors of the last ``capacity`` passage sentences: the same passages come
+    back across questions (a comparison's national rule for each territory, follow-ups, the articles everyone
+    asks about), their sentences are embedded once. Thread-safe: one instance serves concurrent requests.
+    (functools.lru_cache caches one text per call; the embedder wants the missing texts as one batch.)"""
+
+    def __init__(self, embedder, capacity: int = 20_000):
+        if capacity < 1:
+            raise ValueError("capacity must be at least 1")
+        self.embedder = embedder
+        self.capacity = capacity
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        return self.embedder.embed_queries(texts)
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return self.embedder.embed_passages([])
+        with self._lock:
+            known = {t: self._vectors[t] for t in dict.fromkeys(texts) if t in self._vectors}
+            for text in known:
+                self._vectors.move_to_end(text)
+        missing = [t for t in dict.fromkeys(texts) if t not in known]
+        if missing:
+            known.update(zip(missing, self.embedder.embed_passages(missing)))
+            with self._lock:
+                for text in missing:
+                    self._vectors[text] = known[text]
+                while len(self._vectors) > self.capacity:
+                    self._vectors.popitem(last=False)
+        return np.stack([known[t] for t in texts])
+
+
 class SentenceSelector:
     """Two stages, both scored by the judge's models: the retrieved passages are re-ranked by their
     relevance (dense similarity, glossary-aware coverage, rank, asked vs stated information…); the
@@ -143,7 +180,7 @@ class SentenceSelector:
                  max_sentences: int = 4, idf_weights=None):
         if max_passages < 1 or max_sentences < 1:
             raise ValueError("max_passages and max_sentences must be at least 1")
-        self.embedder = embedder
+        self.embedder = embedder if isinstance(embedder, SentenceVectors) else SentenceVectors(embedder)
         self.judge = judge  # None only to gather features for training (eval/train_judge.py)
         self.glossary = glossary
         self.idf_weights = idf_weights or (lambda words: dict.fromkeys(words, 1.0))

@@ -142,3 +142,30 @@ def test_a_list_lead_in_is_quoted_with_its_items_or_not_at_all():
     assert "Le président statue dans les deux mois." in units
     assert not any(u.endswith(":") for u in units)  # the dangling lead-in at the end announces nothing it holds
     assert "- la visite à domicile ;" not in units  # items travel with their lead-in, not twice
+
+
+def test_sentence_vectors_embed_each_sentence_once_and_keep_the_most_recent():
+    import numpy as np
+
+    from assistant.answering.extractive import SentenceVectors
+
+    class CountingEmbedder:  # a narrow fake: only the batching and the cache are under test
+        def __init__(self):
+            self.batches: list[list[str]] = []
+
+        def embed_passages(self, texts):
+            self.batches.append(list(texts))
+            return np.asarray([[len(t), t.count("a")] for t in texts], dtype=float).reshape(len(texts), 2)
+
+    inner = CountingEmbedder()
+    vectors = SentenceVectors(inner, capacity=3)
+    first = vectors.embed_passages(["aa", "b", "aa"])
+    assert inner.batches == [["aa", "b"]] and first.tolist() == [[2, 2], [1, 0], [2, 2]]
+    again = vectors.embed_passages(["b", "ccc"])
+    assert inner.batches[-1] == ["ccc"] and again.tolist() == [[1, 0], [3, 0]]
+    vectors.embed_passages(["dddd"])  # capacity 3: "aa", the least recently used, is forgotten
+    vectors.embed_passages(["aa", "b"])
+    assert inner.batches[-1] == ["aa"]
+    assert vectors.embed_passages([]).shape == (0, 2)
+    with pytest.raises(ValueError):
+        SentenceVectors(inner, capacity=0)

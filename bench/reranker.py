@@ -70,6 +70,7 @@ def run(settings: Settings, top_ns: list[int], model: Path | None, out_dir: Path
     from eval.index import ensure_indexed, eval_settings
 
     name, corpus, questions = question_set
+    header = results_header(settings)  # the load average at the start
     embedder = load_embedder(settings)
     trained = model is not None
     model = model or shipped_e5_folder(settings)
@@ -102,7 +103,7 @@ def run(settings: Settings, top_ns: list[int], model: Path | None, out_dir: Path
     finally:
         store.close()
     baseline = statistics.median(totals["sans reranker"])
-    data: dict[str, Any] = results_header(settings) | {
+    data: dict[str, Any] = header | {
         "parameters": {"corpus": name, "questions": len(questions), "top_n": top_ns,
                        "model": str(model.relative_to(PROJECT_ROOT)) if model.is_relative_to(PROJECT_ROOT) else model.name,
                        "trained_head": trained, "latency_budget_p50_s": LATENCY_BUDGET_S},
@@ -121,7 +122,7 @@ def run(settings: Settings, top_ns: list[int], model: Path | None, out_dir: Path
 
 def markdown(data: dict[str, Any]) -> str:
     p = data["parameters"]
-    lines = report_head("Banc d'essai : reranker (cross-encoder) sur 2 cœurs", data) + [
+    lines = report_head("reranker (cross-encoder) sur 2 cœurs", data) + [
         f"- Corpus : {p['corpus']} ({p['questions']} questions), réponses extractives, chaque question posée à chaque "
         "variante à tour de rôle (même charge).",
         f"- Cross-encoder : `{p['model']}`" + ("" if p["trained_head"] else

@@ -14,7 +14,8 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict,
+                               YamlConfigSettingsSource)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -315,48 +316,28 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, _YamlProfilesSource(settings_cls))
+        return (init_settings, env_settings,
+                YamlConfigSettingsSource(settings_cls, yaml_file=_yaml_files(), yaml_file_encoding="utf-8", deep_merge=True))
 
     def resolve(self, path: Path) -> Path:
         """Relative paths in settings are relative to the project root, not the current directory."""
         return path if path.is_absolute() else PROJECT_ROOT / path
 
 
-def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _deep_merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
-def _read_yaml(path: Path) -> dict[str, Any]:
-    if not path.exists():
-        return {}
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    if not isinstance(data, dict):
-        raise ValueError(f"{path} : le fichier de configuration doit contenir un dictionnaire YAML.")
-    return data
-
-
-class _YamlProfilesSource(PydanticBaseSettingsSource):
-    """settings.yaml, then settings-<profile>.yaml for each active profile."""
-
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover
-        return None, field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        config_dir = Path(os.environ.get("AUTONOMIE_CONFIG_DIR", PROJECT_ROOT))
-        merged = _read_yaml(config_dir / "settings.yaml")
-        profiles = os.environ.get("AUTONOMIE_PROFILES", "")
-        for profile in [p.strip() for p in profiles.split(",") if p.strip()]:
-            profile_file = config_dir / f"settings-{profile}.yaml"
-            if not profile_file.exists():
-                raise ValueError(f"Profil de configuration introuvable : {profile_file}")
-            merged = _deep_merge(merged, _read_yaml(profile_file))
-        return merged
+def _yaml_files() -> list[Path]:
+    """``settings.yaml`` then ``settings-<profile>.yaml`` for each profile of ``AUTONOMIE_PROFILES`` (in the
+    folder ``AUTONOMIE_CONFIG_DIR``, default the project root), later files winning key by key."""
+    config_dir = Path(os.environ.get("AUTONOMIE_CONFIG_DIR", PROJECT_ROOT))
+    files = [config_dir / "settings.yaml"]
+    for profile in [p.strip() for p in os.environ.get("AUTONOMIE_PROFILES", "").split(",") if p.strip()]:
+        profile_file = config_dir / f"settings-{profile}.yaml"
+        if not profile_file.exists():
+            raise ValueError(f"Profil de configuration introuvable : {profile_file}")
+        files.append(profile_file)
+    for path in files:  # a list or a scalar would fail later with an unreadable pydantic error
+        if path.exists() and not isinstance(yaml.safe_load(path.read_text(encoding="utf-8")) or {}, dict):
+            raise ValueError(f"{path} : le fichier de configuration doit contenir un dictionnaire YAML.")
+    return files
 
 
 @lru_cache(maxsize=1)

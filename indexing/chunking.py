@@ -127,8 +127,9 @@ def split_structure(text: str, max_chars: int, overlap_chars: int) -> list[Chunk
 
 def _follows(previous: tuple[int, ...] | None, number: tuple[int, ...]) -> bool:
     """Whether heading ``number`` can come after heading ``previous``: its first child, or the next
-    sibling of it or of an ancestor (one skipped number tolerated), or that sibling's first child."""
-    if previous is None or number == previous + (1,):
+    sibling of it or of an ancestor, or that sibling's first child — one skipped number tolerated each
+    time (a heading lost by the reading, e.g. misread by OCR, must not hide all its siblings)."""
+    if previous is None or number in (previous + (1,), previous + (2,)):
         return True
     for depth in range(1, len(previous) + 1):
         sibling = previous[: depth - 1]

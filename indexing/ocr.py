@@ -8,9 +8,12 @@ Pages are read in parallel by ``ocr.workers`` Tesseract processes, each limited 
 from __future__ import annotations
 
 import os
+import re
+import statistics
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +72,8 @@ def ocr_pages(path: Path, indexes: list[int], settings: Any,
 
 def image_lines(image: Any, language: str = "fra", timeout_s: float = 0, dpi: int = 300) -> list[Line]:
     """The text lines Tesseract reads on ``image`` (a PIL image, straightened first), laid out like a
-    text layer's words: columns in order, table cells of a row on one line."""
+    text layer's words: columns in order, table cells of a row on one line; scanning specks at a line's
+    ends dropped (``line_words``) and heading numbers repaired (``repair_numbering``)."""
     import pytesseract
 
     from indexing.pdf import _Item, layout_lines
@@ -83,14 +87,99 @@ def image_lines(image: Any, language: str = "fra", timeout_s: float = 0, dpi: in
         if word.strip() and float(data["conf"][i]) >= 0:
             lines.setdefault((data["block_num"][i], data["par_num"][i], data["line_num"][i]), []).append(i)
     items = []
-    for indexes in lines.values():  # Tesseract's lines (its own word grouping), placed like words
-        left = min(data["left"][i] for i in indexes) * scale
-        right = max(data["left"][i] + data["width"][i] for i in indexes) * scale
-        top = min(data["top"][i] for i in indexes) * scale
-        bottom = max(data["top"][i] + data["height"][i] for i in indexes) * scale
-        text = " ".join(data["text"][i].strip() for i in indexes)
+    for grouped in lines.values():  # Tesseract's lines (its own word grouping), placed like words
+        words = line_words([_Word(data["text"][i].strip(), float(data["conf"][i]), data["left"][i], data["top"][i],
+                                  data["width"][i], data["height"][i]) for i in grouped])
+        if not words:
+            continue
+        # The line's box leaves out words much taller than the line's own (a speck read with them): an
+        # inflated box would reach the next line and be merged with it as one row.
+        typical = statistics.median(w.height for w in words)
+        boxed = [w for w in words if w.height <= 1.5 * typical]
+        left, right = min(w.left for w in words) * scale, max(w.left + w.width for w in words) * scale
+        top, bottom = min(w.top for w in boxed) * scale, max(w.top + w.height for w in boxed) * scale
+        text = repair_numbering(" ".join(w.text for w in words))
         items.append(_Item(left, right, top, bottom, text, size=max((bottom - top) / 1.2, 1.0), whole_line=True))
     return layout_lines(items, image.width * scale, image.height * scale)
+
+
+@dataclass
+class _Word:
+    text: str
+    conf: float
+    left: int
+    top: int
+    width: int
+    height: int
+
+
+SPECK_HEIGHT = 0.25  # of the line's median word height: no letter, digit or punctuation mark is that flat
+STRAY_CONF = 40  # Tesseract's confidence under which a word far from the line is a stray mark
+STRAY_GAP = 3  # line heights (about three ems): far beyond a justified line's widest word space
+BULLET_CONF = 80  # a list bullet's dash is read with confidence; a speck read as a dash is not
+_DASH_RE = re.compile(r"[-–—]")
+
+
+def line_words(words: list[_Word]) -> list[_Word]:
+    """The words of one Tesseract line without the scanning specks read at its ends.
+
+    A scan's dust and noise are read as flat marks (``_``, ``.``, ``:``, ``-``, even ``k`` or ``à``)
+    before or after the line's text, and they break the patterns the chunker relies on (« _3.3 Titre »,
+    « Article 24 — Titre : » is no heading). An end word is dropped when its box is flatter than a
+    quarter of the line's median word height (a list bullet's dash read with confidence is kept), or
+    when Tesseract reads it without confidence (under 40) more than three line heights away from the
+    rest of the line. Words inside the line are never dropped.
+    """
+    words = [w for w in words if w.text]
+    while len(words) > 1:
+        typical = statistics.median(w.height for w in words)
+        if _stray(words[0], words[1].left - (words[0].left + words[0].width), typical):
+            words = words[1:]
+        elif _stray(words[-1], words[-1].left - (words[-2].left + words[-2].width), typical):
+            words = words[:-1]
+        else:
+            break
+    return words
+
+
+def _stray(word: _Word, gap: int, typical: float) -> bool:
+    if word.height < SPECK_HEIGHT * typical:
+        return not (_DASH_RE.fullmatch(word.text) and word.conf >= BULLET_CONF)
+    return word.conf < STRAY_CONF and gap > STRAY_GAP * typical
+
+
+# Marks that never open a line of French text; OCR reads them from specks glued to its first word.
+_LEADING_MARKS_RE = re.compile(r"^[_.:;,|~`'‘’“”\"]+\s*(?=\w)")
+# « 5, Titre », « 7: Titre » → « 5. Titre »; « 1. 1 Titre », « 5,2 Titre » → « 1.1 Titre » (a heading's number).
+_NUMBER_PUNCTUATION_RE = re.compile(r"^(\d{1,2})[,:]\s+(?=[A-ZÀ-ÖØ-Ý])")
+_SPLIT_NUMBER_RE = re.compile(r"^(\d{1,2})(?:\.\s|,\s?)(\d{1,2})(?=\s+[A-ZÀ-ÖØ-Ý])")
+# « Article L: 232-14 », « Article. R. 232-7 » → « Article L. 232-14 », « Article R. 232-7 ».
+_ARTICLE_CODE_RE = re.compile(r"^(Article|Art\.)[.,:;]?\s+([LRDA])[.,:;]?\s*(?=\d)")
+# « Article 3.1. 3 » → « Article 3.1.3 »: a space read inside an article's dotted number.
+_ARTICLE_NUMBER_RE = re.compile(r"^((?:Article|Art\.)\s+(?:[LRDA]\.\s)?\d{1,4}(?:[.-]\d{1,4})*[.-])\s+(?=\d)")
+# « d' autonomie » → « d'autonomie »: no space follows an elided article or pronoun in French.
+_ELISION_RE = re.compile(r"(?<!\w)((?:[dlmnstjc]|qu|jusqu|lorsqu|puisqu)['’])\s+(?=\w)", re.IGNORECASE)
+
+# « ler janvier » → « 1er janvier »: the « 1 » of a date's ordinal read as « l » (« ler » is no French word).
+_FIRST_RE = re.compile(r"(?<!\w)[lI|]er(?= (?:janvier|février|mars|avril|mai|juin|juillet|août|septembre|octobre"
+                       r"|novembre|décembre)\b)")
+
+
+def repair_numbering(text: str) -> str:
+    """An OCR line's opening repaired where Tesseract misreads the marks of a heading's number, the
+    patterns the chunker finds headings by: stray marks before the first word dropped, a comma or colon
+    after a section number read as its period (« 5, Décision » → « 5. Décision »), a sub-section number
+    split by a space or a comma re-joined (« 1. 1 Enjeux », « 5,2 Formation » → « 1.1 », « 5.2 »), the
+    punctuation of a code article's letter restored (« Article L: 232-14 » → « Article L. 232-14 »), an
+    article number split by a space re-joined (« Article 3.1. 3 »). Only a number followed by a
+    capitalised word is touched: a heading's shape, not an amount (« 2,5 millions »). Anywhere in the
+    line, a date's « 1er » read as « ler » and an elision split by a space (« d' autonomie ») are restored."""
+    text = _LEADING_MARKS_RE.sub("", text)
+    text = _SPLIT_NUMBER_RE.sub(r"\1.\2", text)
+    text = _NUMBER_PUNCTUATION_RE.sub(r"\1. ", text)
+    text = _ARTICLE_CODE_RE.sub(lambda m: f"{m.group(1)} {m.group(2)}. ", text)
+    text = _ARTICLE_NUMBER_RE.sub(r"\1", text)
+    return _ELISION_RE.sub(r"\1", _FIRST_RE.sub("1er", text))
 
 
 def deskew(image: Any, max_degrees: float = 3.0, step: float = 0.1) -> Any:

@@ -119,7 +119,9 @@ def _rows(items: list[_Item]) -> list[list[_Item]]:
     rows: list[list[_Item]] = []
     for item in sorted(items, key=lambda it: (it.top, it.x0)):
         row = rows[-1] if rows else None
-        if row is not None and item.rows is None and all(it.rows is None for it in row):
+        if row is not None and item.rows is None and all(it.rows is None for it in row) and not (
+                item.whole_line and any(it.whole_line and it.x0 < item.x1 and item.x0 < it.x1 for it in row)):
+            # (two OCR lines side by side in x are stacked: Tesseract would have read one row as one line)
             reference = min(row, key=lambda it: it.top)
             if item.top < reference.top + 0.6 * max(1.0, min(reference.bottom - reference.top, item.bottom - item.top)):
                 row.append(item)

@@ -104,3 +104,11 @@ def test_a_paragraph_running_over_a_page_break_gives_each_page_its_own_chunk_pag
     chunks = split_structure(page_one + "\f" + page_two, max_chars=1200, overlap_chars=150)
     assert [c.page for c in chunks] == [1, 2]
     assert "deuxième" not in chunks[0].text and "Montants." in chunks[1].text
+
+
+def test_a_lost_numbered_heading_does_not_hide_its_siblings():
+    """« 4.1 » misread (by OCR) or lost: « 4.2 » and « 4.3 » are still headings, one number skipped."""
+    text = ("4. Le processus\nIntroduction du processus.\n4.1Dépôt mal lu du dossier\nTexte du dépôt.\n"
+            "4.2 Orientation du dossier\nTexte de l'orientation.\n4.3 Évaluation\nTexte de l'évaluation.")
+    assert [c.section_path for c in split_structure(text, 1200, 100)] == [
+        ("4. Le processus",), ("4. Le processus", "4.2 Orientation du dossier"), ("4. Le processus", "4.3 Évaluation")]

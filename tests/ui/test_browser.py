@@ -9,7 +9,10 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -49,6 +52,34 @@ def browser():
         browser = playwright.chromium.launch(executable_path=str(executable), args=LAUNCH_ARGS)
         yield browser
         browser.close()
+
+
+@contextmanager
+def uploaded_in_browser(browser, embedder, tmp_path: Path, document: Path, ocr: dict | None = None) -> Iterator[Any]:
+    """A real server on an empty index of its own (LLM endpoint closed: extractive answers), ``document``
+    chosen and sent from its Sources tab in the browser; yields the page (the upload job may still run).
+    ``ocr`` changes ``ingestion.ocr`` settings."""
+    settings = make_settings(tmp_path, llm={"base_url": f"http://127.0.0.1:{free_port()}/v1", "max_retries": 0})
+    update = {"ui": settings.ui.model_copy(update={"feedback_db": tmp_path / "avis.sqlite3", "upload_dir": tmp_path / "uploads"})}
+    if ocr:
+        update["ingestion"] = settings.ingestion.model_copy(update={"ocr": settings.ingestion.ocr.model_copy(update=ocr)})
+    settings = settings.model_copy(update=update)
+    services = Services(settings)
+    services.__dict__["embedder"] = embedder
+    guard_store(services)
+    try:
+        with running_server(create_app(services, settings)) as url:
+            context = browser.new_context(locale="fr-FR")
+            page = context.new_page()
+            page.set_default_timeout(TIMEOUT_MS)
+            page.goto(url + "/")
+            page.get_by_role("tab", name="Sources").click()
+            page.locator("#upload-files input[type=file]").set_input_files(str(document))
+            page.locator("#upload-button").click()
+            yield page
+            context.close()
+    finally:
+        services.close()
 
 
 def _header_mode_server(index, tmp_path):
@@ -251,30 +282,13 @@ def test_upload_from_the_sources_tab(browser, embedder, tmp_path):
     """A fresh index: the file chosen in the browser is ingested by the server and listed."""
     from playwright.sync_api import expect
 
-    settings = make_settings(tmp_path, llm={"base_url": f"http://127.0.0.1:{free_port()}/v1", "max_retries": 0})
-    settings = settings.model_copy(update={"ui": settings.ui.model_copy(update={
-        "feedback_db": tmp_path / "avis.sqlite3", "upload_dir": tmp_path / "uploads"})})
-    services = Services(settings)
-    services.__dict__["embedder"] = embedder
-    guard_store(services)
     document = tmp_path / "note-accueil-de-jour.md"
     document.write_text("# Note sur l'accueil de jour\n\nL'accueil de jour reçoit les personnes âgées deux jours par semaine.\n",
                         encoding="utf-8")
-    try:
-        with running_server(create_app(services, settings)) as url:
-            context = browser.new_context(locale="fr-FR")
-            page = context.new_page()
-            page.set_default_timeout(TIMEOUT_MS)
-            page.goto(url + "/")
-            page.get_by_role("tab", name="Sources").click()
-            page.locator("#upload-files input[type=file]").set_input_files(str(document))
-            page.locator("#upload-button").click()
-            expect(page.locator("#upload-status")).to_contain_text("Indexation terminée : 1 passage(s) écrit(s)",
-                                                                   timeout=TIMEOUT_MS)
-            expect(page.locator("#documents")).to_contain_text("Note sur l'accueil de jour", timeout=TIMEOUT_MS)
-            context.close()
-    finally:
-        services.close()
+    with uploaded_in_browser(browser, embedder, tmp_path, document) as page:
+        expect(page.locator("#upload-status")).to_contain_text("Indexation terminée : 1 passage(s) écrit(s)",
+                                                               timeout=TIMEOUT_MS)
+        expect(page.locator("#documents")).to_contain_text("Note sur l'accueil de jour", timeout=TIMEOUT_MS)
     assert (tmp_path / "uploads" / "local" / document.name).exists()
 
 

@@ -3,6 +3,13 @@
 
 Pages are read in parallel by ``ocr.workers`` Tesseract processes, each limited to one thread
 (``OMP_THREAD_LIMIT=1``: Tesseract's own threads would only compete with each other).
+
+The chunker finds a PDF's headings by their patterns only (« 2.3 Titre », « Article L. 232-1 »,
+« Chapitre 2 »), not by font sizes: Tesseract gives no font weight, and its line heights do not tell a
+heading that is only bold (an article heading in body size) from body text. So the OCR lines are
+cleaned where a scan breaks those patterns: specks read at a line's ends are dropped by their box
+height and Tesseract's confidence (``line_words``), and the marks of a heading's number that OCR
+misreads are repaired (``repair_numbering``).
 """
 
 from __future__ import annotations

@@ -59,8 +59,9 @@ bench: bench-ingest bench-retrieval bench-answer bench-documents bench-security 
 bench-ingest: install ## Banc d'ingestion (fp32, int8 ONNX Runtime, llama-index) → bench/results/ingest.{json,md}
 	$(BIN)/python -m bench.ingest
 
-bench-retrieval: install ## Banc de recherche → bench/results/retrieval.{json,md}
+bench-retrieval: install ## Banc de recherche → bench/results/retrieval.{json,md}, puis int8 contre fp32 → retrieval-int8.{json,md}
 	$(BIN)/python -m bench.retrieval
+	$(BIN)/python -m bench.int8_retrieval
 
 bench-answer: install ## Banc des réponses → bench/results/answer.{json,md}
 	$(BIN)/python -m bench.answer

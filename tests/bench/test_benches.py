@@ -98,6 +98,29 @@ def test_retrieval_bench_on_a_tiny_dataset(tmp_path: Path):
     assert "Grille de fusion" in (tmp_path / "out" / "retrieval.md").read_text(encoding="utf-8")
 
 
+def test_int8_retrieval_bench_compares_both_runtimes_in_one_run(tmp_path: Path):
+    from bench.int8_retrieval import markdown, measure, subset
+    from bench.retrieval import Dataset, Question
+
+    corpus = tmp_path / "mini.jsonl"
+    corpus.write_text("".join(json.dumps({"id": i, "title": t, "text": x}, ensure_ascii=False) + "\n" for i, t, x in RECORDS),
+                      encoding="utf-8")
+    dataset = Dataset("mini", corpus, [Question(q, text, frozenset({gold})) for q, text, gold in QUESTIONS], tmp_path / "x")
+    small = subset(dataset, 3, tmp_path / "subset")  # the three gold documents come first
+    assert sorted(json.loads(line)["id"] for line in small.corpus.open()) == ["doc-ehpad", "doc-pch", "doc-tutelle"]
+
+    results = measure(Settings(), [dataset], tmp_path / "index")["mini"]
+    assert results["documents"] == 4 and results["chunks"] == 4
+    for runtime in ("torch", "onnx-int8"):
+        assert results[runtime]["default"]["questions"] == 3 and results[runtime]["default"]["recall@1"] == 1.0
+    assert results["deltas"]["default"]["recall@1"] == 0.0 and results["within_tolerance"] in (True, False)
+    data = {"machine": {"cpu": "x", "cores": 2, "ram_gib": 1, "python": "3", "torch": "t", "torch_threads": 2,
+                        "load_average_at_start": [0, 0, 0], "date": "d"},
+            "models": {"embedding": "e5", "qdrant_engine": "edge"},
+            "parameters": {"subset": "tout", "questions": {"mini": 3}}, "datasets": {"mini": results}}
+    assert "écart int8 − fp32" in markdown(data)
+
+
 def test_answer_bench_extractive_on_a_tiny_corpus(tmp_path: Path):
     from bench.answer import run
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -148,12 +147,14 @@ def generate(size: int, sources: dict[str, Any], settings: Settings, seed: int =
 
 
 # --- workers (one process each) -------------------------------------------------------------------
-def worker_build(size: int, index_dir: Path, sources_file: Path) -> dict[str, Any]:
+def worker_build(size: int, index_dir: Path, sources_file: Path, progress: Path | None = None) -> dict[str, Any]:
+    """Builds the index; ``progress`` receives the figures known so far after each phase (a run stopped
+    during the optimisation still tells its write time and a lower bound of the optimisation's)."""
     settings = bench_settings(index_dir)
     sources = dict(np.load(sources_file))
     store = open_store(settings)
     store.ensure_collection(int(sources["vectors"].shape[1]))
-    write_s = generate_s = 0.0
+    write_s = generate_s = write_cpu_s = 0.0
     started = time.perf_counter()
     batches = generate(size, sources, settings)
     while True:
@@ -162,14 +163,19 @@ def worker_build(size: int, index_dir: Path, sources_file: Path) -> dict[str, An
         generate_s += time.perf_counter() - t0
         if records is None:
             break
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         store.upsert(records)
         write_s += time.perf_counter() - t0
+        write_cpu_s += time.process_time() - c0
     total_s = time.perf_counter() - started
     load_mid = load_average()
-    t0 = time.perf_counter()
+    known = {"points_written": size, "write_s": round(write_s, 1), "write_cpu_s": round(write_cpu_s, 1),
+             "optimize_started": time.strftime("%H:%M:%S"), "load_average_before_optimize": load_mid}
+    if progress:
+        progress.write_text(json.dumps(known), encoding="utf-8")
+    t0, c0 = time.perf_counter(), time.process_time()
     store.optimize()  # HNSW graph and payload index segments
-    optimize_s = time.perf_counter() - t0
+    optimize_s, optimize_cpu_s = time.perf_counter() - t0, time.process_time() - c0
     t0 = time.perf_counter()
     count = store.count()
     schema = {name: {"type": str(info.data_type).split(".")[-1], "is_tenant": getattr(info.params, "is_tenant", None)}
@@ -178,6 +184,7 @@ def worker_build(size: int, index_dir: Path, sources_file: Path) -> dict[str, An
     close_s = time.perf_counter() - t0
     return {
         "points": count, "write_s": round(write_s, 1), "points_per_s_write": round(size / write_s),
+        "write_cpu_s": round(write_cpu_s, 1), "optimize_cpu_s": round(optimize_cpu_s, 1),
         "generate_s": round(generate_s, 1), "build_wall_s": round(total_s, 1), "optimize_s": round(optimize_s, 1),
         "close_s": round(close_s, 1), "disk_mib": folder_mb(index_dir), "build_peak_rss_mib": _peak_rss_mib(),
         "payload_indexes": schema, "load_average_before_optimize": load_mid, "load_average_after": load_average(),
@@ -233,12 +240,17 @@ def worker_query(size: int, index_dir: Path, sources_file: Path, queries: int) -
 
 
 def _peak_rss_mib() -> float:
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    """This process's own peak (VmHWM): ``ru_maxrss`` would keep the parent's peak across fork and exec."""
+    return _status_mib("VmHWM:")
 
 
 def _rss_mib() -> float:
+    return _status_mib("VmRSS:")
+
+
+def _status_mib(key: str) -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(key):
             return round(int(line.split()[1]) / 1024, 1)
     return 0.0
 
@@ -261,10 +273,17 @@ def markdown(data: dict[str, Any]) -> str:
     base = data["sizes"].get(str(p["sizes"][0]), {})
     for size, r in data["sizes"].items():
         b, q = r.get("build", {}), r.get("query", {})
-        if "error" in b or "error" in q:
-            rows.append([int(size), "échec", (b.get("error") or q.get("error", ""))[:200]] + [None] * 9)
+        if "partial" in b:  # stopped during the optimisation: what was measured before
+            part = b["partial"]
+            rows.append([int(size), part["write_s"], part.get("write_cpu_s"), round(int(size) / part["write_s"]),
+                         f"> {part['optimize_elapsed_s']} (arrêtée)", f"> {part.get('optimize_cpu_s', '?')}",
+                         round(part["disk_mib_before_optimize"] / 1024, 2), None, None, None, None, None, None, None])
             continue
-        rows.append([int(size), b["write_s"], b["points_per_s_write"], b["optimize_s"], round(b["disk_mib"] / 1024, 2),
+        if "error" in b or "error" in q:
+            rows.append([int(size), "échec", (b.get("error") or q.get("error", ""))[:200]] + [None] * 11)
+            continue
+        rows.append([int(size), b["write_s"], b.get("write_cpu_s"), b["points_per_s_write"], b["optimize_s"],
+                     b.get("optimize_cpu_s"), round(b["disk_mib"] / 1024, 2),
                      round(b["disk_mib"] / int(size) * 100_000 / 1024, 2), q["rss_after_queries_mib"],
                      q["département"]["p50_ms"], q["département"]["p95_ms"], q["national"]["p50_ms"], q["national"]["p95_ms"],
                      q["département"]["forbidden_results"] + q["national"]["forbidden_results"]])
@@ -294,7 +313,8 @@ def markdown(data: dict[str, Any]) -> str:
         "",
         "## Mesures",
         "",
-        md_table(["passages", "écriture (s)", "points/s", "optimisation (s)", "disque (Gio)", "disque / 100k (Gio)",
+        md_table(["passages", "écriture (s)", "écriture (s CPU)", "points/s", "optimisation (s)", "optimisation (s CPU)",
+                  "disque (Gio)", "disque / 100k (Gio)",
                   "RAM en service (Mio)", "département p50 (ms)", "département p95 (ms)", "national p50 (ms)",
                   "national p95 (ms)", "résultats interdits"], rows),
         "",
@@ -303,6 +323,17 @@ def markdown(data: dict[str, Any]) -> str:
         md_table(["passages", "× passages", "× écriture", "× optimisation", "× p95 département", "× p95 national"], ratio_rows),
         "",
     ]
+    for size, r in data["sizes"].items():
+        part = r.get("build", {}).get("partial")
+        if part:
+            stop = ", ".join(f"{k} {v} Mio" for k, v in (part.get("disk_mib_at_stop") or {}).items())
+            lines.append(
+                f"- **{_n(size)} passages : construction arrêtée pendant l'optimisation** ({r['build']['error']}). Mesuré : "
+                f"écriture de {_n(part['points_written'])} points en {part['write_s']} s ({part.get('write_cpu_s')} s CPU) ; "
+                f"optimisation (graphe HNSW) encore en cours après {part['optimize_elapsed_s']} s ; disque des segments avant "
+                f"optimisation {part['disk_mib_before_optimize']} Mio (à l'arrêt : {stop}) ; mémoire du processus de "
+                f"construction à l'arrêt {part.get('rss_mib_at_stop')} Mio, pic {part.get('peak_rss_mib_vmhwm')} Mio. "
+                "Latences non mesurées à cette taille : voir docs/deploiement.md pour l'extrapolation et sa limite.")
     target = data["sizes"].get("1000000", {}).get("query", {})
     if target and "error" not in target:
         worst = max(target["département"]["p95_ms"], target["national"]["p95_ms"])
@@ -311,6 +342,10 @@ def markdown(data: dict[str, Any]) -> str:
     lines.append("- « RAM en service » : mémoire résidente du processus qui a ouvert l'index et répondu aux requêtes "
                  "(modèle d'embedding non chargé) ; la construction (pic dans le JSON) coûte davantage.")
     return "\n".join(lines) + "\n"
+
+
+def _n(value: Any) -> str:
+    return f"{int(value):,}".replace(",", " ")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -329,7 +364,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     if args.worker:
-        result = (worker_build(args.size, args.index_dir, args.sources) if args.worker == "build"
+        result = (worker_build(args.size, args.index_dir, args.sources, args.result.with_suffix(".progress"))
+                  if args.worker == "build"
                   else worker_query(args.size, args.index_dir, args.sources, args.queries))
         args.result.write_text(json.dumps(result, ensure_ascii=False), encoding="utf-8")
         return

@@ -36,7 +36,8 @@ class Services:
         )
 
     @cached_property
-    def llm(self):
+    def generative(self):
+        """The LLM steps of an answer (condense, tools, streamed answer) over the configured LLM client."""
         from assistant.answering.generative import GenerativeSteps
         from assistant.components.llm import LLMClient, resolve_llm_settings
 
@@ -48,7 +49,7 @@ class Services:
         from assistant.components.llm import resolve_llm_settings
 
         return AssistantService(self.settings.answer, resolve_llm_settings(self.settings.llm), self.retriever,
-                                self.embedder, self.llm)
+                                self.embedder, self.generative)
 
     @cached_property
     def harmonisation(self):

@@ -1113,8 +1113,7 @@ class PracticeComparator:
     """``run(national, practice) -> (status, note)``: the LLM's classification when a model is configured and
     ``use_llm``, else (and on any LLM error) the rules of :func:`compare_practice`.
 
-    ``llm`` is an :class:`~assistant.components.llm.LLMClient` or anything holding one in ``.llm``
-    (:class:`~assistant.answering.generative.GenerativeSteps`). :meth:`judge` also says which path decided
+    ``llm`` is an :class:`~assistant.components.llm.LLMClient` (None: rules only). :meth:`judge` also says which path decided
     and why the LLM was not used. Stateless between calls: one instance serves concurrent requests.
     """
 
@@ -1125,12 +1124,7 @@ class PracticeComparator:
         self.max_tokens = max_tokens
 
     def _client(self) -> Any:
-        client = self.llm
-        if client is not None and not hasattr(client, "chat") and hasattr(client, "llm"):
-            client = client.llm
-        if client is None or not getattr(client, "base_url", None):
-            return None
-        return client
+        return self.llm if self.llm is not None and self.llm.base_url else None
 
     def run(self, national: str, practice: str, *, national_context: str = "", use_llm: bool = True,
             question: str = "", topic: str = "") -> tuple[str, str]:

@@ -22,8 +22,8 @@ from assistant.settings import AnswerSettings, LLMSettings
 
 class AssistantService:
     def __init__(self, settings: AnswerSettings, llm_settings: LLMSettings, retriever: Any, embedder: Any,
-                 llm: Any = None):
-        self.stages = AnswerStages(settings, llm_settings, retriever, embedder, llm)
+                 generative: Any = None):
+        self.stages = AnswerStages(settings, llm_settings, retriever, embedder, generative)
 
     def ask(self, question: str, *, history: list[Turn] | None = None, mode: str | None = None,
             search_filter: SearchFilter | None = None) -> AssistantResponse:
@@ -59,7 +59,7 @@ class AssistantService:
         return response
 
     def health(self) -> dict[str, Any]:
-        llm = self.stages.llm
+        llm = self.stages.generative
         llm_available = bool(llm) and llm.is_available()
         return {"llm": {"configured": bool(llm and llm.base_url), "available": llm_available,
                         "base_url": llm.base_url if llm else None,

@@ -50,6 +50,7 @@ from assistant.answering import prompts
 from assistant.answering.analysis import QuestionAnalysis, analyse
 from assistant.answering.comparison import PracticeComparator
 from assistant.answering.extractive import Evidence, EvidenceJudge, SentenceSelector
+from assistant.answering.generative import GenerativeSteps
 from assistant.answering.pii import KIND_LABELS, MaskedText, mask_personal_data
 from assistant.answering.relevance import JUDGE_FILE, RelevanceJudge
 from assistant.answering.schema import AssistantResponse, Citation, Comparison, TerritoryPractice, Turn
@@ -125,11 +126,11 @@ class AnswerStages:
     """The stages' logic, shared by every run of :class:`AnswerWorkflow`; the workflow decides the order."""
 
     def __init__(self, settings: AnswerSettings, llm_settings: LLMSettings, retriever: Any, embedder: Any,
-                 llm: Any = None):
+                 generative: GenerativeSteps | None = None):
         self.settings = settings
         self.llm_settings = llm_settings
         self.retriever = retriever
-        self.llm = llm
+        self.generative = generative
         self.term_stats = TermStatistics(retriever.store)
         relevance = RelevanceJudge.load(settings.judge_model or JUDGE_FILE)
         self.selector = SentenceSelector(embedder, relevance, glossary=getattr(retriever, "glossary", None),
@@ -138,7 +139,7 @@ class AnswerStages:
         caution = relevance.caution_threshold if settings.caution_below is None else settings.caution_below
         self.judge = EvidenceJudge(answer_threshold, max(caution, answer_threshold))
         self.verifier = CitationVerifier(settings.min_support)
-        self.comparator = PracticeComparator(llm)
+        self.comparator = PracticeComparator(generative.llm if generative else None)
 
     def mask(self, question: str) -> MaskedText:
         return mask_personal_data(self.retriever.validate(question))
@@ -147,7 +148,7 @@ class AnswerStages:
         mode = requested or self.llm_settings.mode
         if mode == "extractif":
             return "extractif", []
-        available = bool(self.llm) and self.llm.is_available()
+        available = bool(self.generative) and self.generative.is_available()
         if available:
             return "generatif", []
         note = "Serveur LLM indisponible : réponse en mode extractif (citations exactes des documents)."
@@ -157,7 +158,7 @@ class AnswerStages:
                          warnings: list[str]) -> QuestionAnalysis:
         analysis = analyse(question, history, list(base.territories) or None)
         if mode == "generatif" and history and analysis.standalone != question:
-            analysis.standalone = _safe(lambda: self.llm.condense(question, history), analysis.standalone, warnings)
+            analysis.standalone = _safe(lambda: self.generative.condense(question, history), analysis.standalone, warnings)
         if uncovered := [code for code in analysis.territories if code not in self.term_stats.territories()]:
             names = ", ".join(f"{territory_label(code)}" for code in uncovered)
             warnings.append(f"Le corpus ne contient aucun document propre à : {names}. "
@@ -168,7 +169,7 @@ class AnswerStages:
                  warnings: list[str], tool_calls: list[str]) -> tuple[list[Passage], RetrievalResult]:
         query = analysis.standalone
         if mode == "generatif" and self.llm_settings.supports_tools:
-            run = _safe(lambda: self.llm.run_tools(query, lambda name, args: self.execute_tool(name, args, base)), None, warnings)
+            run = _safe(lambda: self.generative.run_tools(query, lambda name, args: self.execute_tool(name, args, base)), None, warnings)
             if run and run.passages:
                 tool_calls.extend(run.calls)
                 primary = self.retriever.run(query, base)
@@ -335,7 +336,7 @@ class AnswerWorkflow(Workflow):
             context = ranked[: self.stages.settings.max_passages]
             parts: list[str] = []
             try:
-                deltas = self.stages.llm.stream_answer(response.standalone_question, context, usage=response.tokens)
+                deltas = self.stages.generative.stream_answer(response.standalone_question, context, usage=response.tokens)
                 while (delta := await asyncio.to_thread(next, deltas, None)) is not None:
                     parts.append(delta)
                     streamed = True

@@ -216,25 +216,14 @@ def test_http_error_falls_back_to_the_rules_at_once(settings, stub):
 
 
 def test_llm_is_not_called_without_endpoint_practice_or_permission(settings, stub):
-    from assistant.answering.generative import GenerativeSteps
     from assistant.components.llm import LLMClient
 
     assert PracticeComparator().run(NATIONAL, PRACTICE)[0] == "contraire"
-    assert PracticeComparator(GenerativeSteps(LLMClient(settings.llm))).run(NATIONAL, PRACTICE)[0] == "contraire"
+    assert PracticeComparator(LLMClient(settings.llm)).run(NATIONAL, PRACTICE)[0] == "contraire"  # no endpoint
     comparator = _comparator(settings, stub)
     assert comparator.run(NATIONAL, "")[0] == "non_trouve"
     assert comparator.run(NATIONAL, PRACTICE, use_llm=False)[0] == "contraire"
     assert stub.requests == []
-
-
-def test_generative_steps_wrapper_is_accepted(settings, stub):
-    from assistant.answering.generative import GenerativeSteps
-    from assistant.components.llm import LLMClient
-
-    stub.script(completion('{"statut": "conforme", "justification": "Même délai de deux mois."}'))
-    llm_settings = settings.llm.model_copy(update={"base_url": stub.base_url, "max_retries": 0})
-    comparator = PracticeComparator(GenerativeSteps(LLMClient(llm_settings)))
-    assert comparator.run(NATIONAL, NATIONAL) == ("conforme", "Même délai de deux mois.")
 
 
 def test_injected_instructions_in_passages_are_withheld(settings, stub):

@@ -161,7 +161,9 @@ def _same(a: str, b: str) -> bool:
 
 def detect_variants(variants: list[Variant], hosts: dict[str, dict[str, str]], settings: Settings) -> list[dict[str, Any]]:
     """Per variant: flagged at ingestion (in context), and each malicious sentence withheld at answer time —
-    read on its own there, or flagged in its chunk at ingestion (``Passage.suspected_instructions``)."""
+    read on its own there, or flagged in its chunk at ingestion (``Passage.suspected_instructions``): the answer
+    step's own predicate, ``looks_like_injection``, on the units that hold the sentence."""
+    from assistant.answering.extractive import looks_like_injection
     from assistant.text import injection
     from indexing.pipeline import suspected_instructions
 
@@ -177,7 +179,8 @@ def detect_variants(variants: list[Variant], hosts: dict[str, dict[str, str]], s
                 holders = [u for u in units if _same(u, sentence)] or [u for u in units if _same(sentence, u)]
                 ingestion = any(_same(f, sentence) or _same(sentence, f) for f in flagged)
                 alone = bool(holders) and all(injection.is_instruction(u) for u in holders)
-                per_sentence[sentence] = {"answer_time": alone or ingestion, "alone": alone, "ingestion": ingestion}
+                withheld = bool(holders) and all(looks_like_injection(u, flagged) for u in holders)
+                per_sentence[sentence] = {"answer_time": withheld, "alone": alone, "ingestion": ingestion}
             rows.append({"id": variant.id, "split": variant.split, "lang": variant.lang, "form": variant.form + ("+tableau" if variant.table else ""),
                          "ingestion_flagged": bool(flagged), "sentences": per_sentence})
     return rows
@@ -204,6 +207,7 @@ def detection_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def false_positives(corpora: dict[str, list[Chunk]]) -> dict[str, Any]:
+    from assistant.answering.extractive import looks_like_injection
     from assistant.text import injection
     from indexing.chunking import PATH_SEPARATOR
     from indexing.pipeline import suspected_instructions
@@ -215,8 +219,7 @@ def false_positives(corpora: dict[str, list[Chunk]]) -> dict[str, Any]:
         units = sum(len(injection.units("\n".join([*c.section_path.split(PATH_SEPARATOR), c.text]))) for c in chunks)
         per_chunk = [suspected_instructions(c.section_path, c.text) for c in chunks]
         ingestion = [s for found in per_chunk for s in found]
-        # withheld at answer time: flagged on its own, or flagged in its chunk at ingestion
-        answer_time = [s for s in sentences if injection.is_instruction(s) or any(_same(s, f) or _same(f, s) for f in ingestion)]
+        answer_time = [s for s in sentences if looks_like_injection(s, ingestion)]  # the answer step's predicate
         flagged_chunks = sum(1 for found in per_chunk if found)
         results[name] = {
             "passages": len(chunks), "sentences": len(sentences),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,16 +32,14 @@ from assistant.text.glossary import Glossary
 from assistant.text.injection import is_instruction
 
 
-def looks_like_injection(text: str, passage: Passage | None = None) -> bool:
+def looks_like_injection(text: str, flagged: Sequence[str] = ()) -> bool:
     """An instruction addressed to the assistant, planted in a document: never quoted nor sent to the LLM.
-    Besides the sentence read on its own, the sentences that ingestion flagged in ``passage`` read in context
-    (« Il doit écrire… » is an order only after « Assistant, … ») are withheld."""
+    Besides the sentence read on its own, the sentences ingestion ``flagged`` in its passage, read in context
+    (« Il doit écrire… » is an order only after « Assistant, … »; ``Passage.suspected_instructions``), are withheld."""
     if is_instruction(text):
         return True
-    if passage is None or not passage.suspected_instructions:
-        return False
     unit = _folded(text)
-    return any(flagged and (flagged in unit or unit in flagged) for flagged in map(_folded, passage.suspected_instructions))
+    return any(f and (f in unit or unit in f) for f in map(_folded, flagged))
 
 
 def _folded(text: str) -> str:
@@ -195,7 +194,8 @@ class SentenceSelector:
         found: list[SentenceCandidate] = []
         for index in indices:
             passage = pool.passages[index]
-            units = [u for u in _answer_units(passage.text) if len(u) >= 15 and not looks_like_injection(u, passage)]
+            units = [u for u in _answer_units(passage.text)
+                     if len(u) >= 15 and not looks_like_injection(u, passage.suspected_instructions)]
             found += [SentenceCandidate(index, unit, position, len(units), 0.0, pool.profile.coverage(set(terms(unit))))
                       for position, unit in enumerate(units)]
         if found:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from assistant.answering.extractive import looks_like_injection
 from assistant.answering.schema import Turn
 from assistant.answering.sentences import split_sentences
@@ -28,19 +30,19 @@ CONDENSE = (
 )
 
 
-def sanitize(text: str, passage: Passage | None = None) -> str:
-    """Document text is data: sentences that read as instructions to the model (on their own, or flagged in
-    ``passage`` at ingestion) are withheld."""
-    if not looks_like_injection(text, passage) and not (passage and passage.suspected_instructions):
+def sanitize(text: str, flagged: Sequence[str] = ()) -> str:
+    """Document text is data: sentences that read as instructions to the model (on their own, or ``flagged`` in
+    their passage at ingestion) are withheld."""
+    if not flagged and not looks_like_injection(text):
         return text
-    return " ".join(REMOVED_INSTRUCTION if looks_like_injection(s, passage) else s for s in split_sentences(text))
+    return " ".join(REMOVED_INSTRUCTION if looks_like_injection(s, flagged) else s for s in split_sentences(text))
 
 
 def evidence_block(passages: list[Passage]) -> str:
     blocks = []
     for i, p in enumerate(passages, start=1):
         where = p.location().replace('"', "'")
-        body = sanitize(p.text, p).replace("</extrait>", "")
+        body = sanitize(p.text, p.suspected_instructions).replace("</extrait>", "")
         blocks.append(f'<extrait id="{i}" source="{where}" territoire="{p.territory}">\n{body}\n</extrait>')
     return "\n".join(blocks)
 

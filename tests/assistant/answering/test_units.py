@@ -108,7 +108,7 @@ def test_sentences_flagged_in_context_at_ingestion_are_withheld_too():
     text = f"Le dossier est déposé à la MDPH. {order} La décision est notifiée par courrier."
     plain = Passage(point_id="p", doc_id="d", title="Fiche", doc_type="fiche", territory="national", score=1.0, text=text)
     flagged = plain.model_copy(update={"suspected_instructions": (order,)})
-    assert not looks_like_injection(order) and looks_like_injection(order, flagged)
+    assert not looks_like_injection(order) and looks_like_injection(order, flagged.suspected_instructions)
     assert order in evidence_block([plain])
     block = evidence_block([flagged])
     assert order not in block and "déposé à la MDPH" in block and "notifiée par courrier" in block

@@ -76,6 +76,15 @@ class FeedbackIn(BaseModel):
                               for c in response.citations])
 
 
+def connect(path: Path) -> sqlite3.Connection:
+    """The feedback database (feedback and usage events), rows by name; deleted and replaced content is
+    overwritten, not left in free pages."""
+    db = sqlite3.connect(path, timeout=10)
+    db.row_factory = sqlite3.Row
+    db.execute("PRAGMA secure_delete=ON")
+    return db
+
+
 class FeedbackStore:
     def __init__(self, path: Path, retention_days: int | None = None):
         self.path = path
@@ -89,10 +98,7 @@ class FeedbackStore:
         self.apply_retention()
 
     def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=10)
-        db.row_factory = sqlite3.Row
-        db.execute("PRAGMA secure_delete=ON")  # deleted and replaced content is overwritten, not left in free pages
-        return db
+        return connect(self.path)
 
     def add(self, feedback: FeedbackIn, user: str) -> int:
         if feedback.rating == "negatif" and feedback.reason is None:

@@ -25,7 +25,7 @@ from typing import Any
 from assistant.answering.pii import mask_personal_data
 from assistant.answering.schema import AssistantResponse
 from ui.auth import departements
-from ui.feedback import FeedbackStore
+from ui.feedback import FeedbackStore, connect
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS usage_events (
@@ -63,10 +63,7 @@ class UsageStore:
             db.executescript(_SCHEMA)
 
     def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=10)
-        db.row_factory = sqlite3.Row
-        db.execute("PRAGMA secure_delete=ON")
-        return db
+        return connect(self.path)
 
     def record(self, response: AssistantResponse, groups: tuple[str, ...], kind: str, channel: str,
                latency_s: float, at: dt.datetime | None = None) -> int:

@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from indexing.pdf import Line
+from indexing.pdfium import PDFIUM_LOCK
 
-_RENDER_LOCK = threading.Lock()  # PDFium is not thread-safe: pages are rendered one at a time
 
 
 class OcrUnavailable(RuntimeError):
@@ -55,13 +55,14 @@ def ocr_pages(path: Path, indexes: list[int], settings: Any,
 
     check_tesseract(settings.language)
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")
-    document = pdfium.PdfDocument(str(path))
+    with PDFIUM_LOCK:
+        document = pdfium.PdfDocument(str(path))
     done = 0
     lock = threading.Lock()
 
     def read(index: int) -> tuple[int, list[Line]]:
         nonlocal done
-        with _RENDER_LOCK:
+        with PDFIUM_LOCK:
             image = document[index].render(scale=settings.dpi / 72, grayscale=True).to_pil()
         lines = image_lines(image, settings.language, settings.page_timeout_s, settings.dpi)
         with lock:
@@ -74,7 +75,8 @@ def ocr_pages(path: Path, indexes: list[int], settings: Any,
         with ThreadPoolExecutor(max_workers=max(1, settings.workers), thread_name_prefix="ocr") as pool:
             return dict(pool.map(read, indexes))
     finally:
-        document.close()
+        with PDFIUM_LOCK:
+            document.close()
 
 
 def image_lines(image: Any, language: str = "fra", timeout_s: float = 0, dpi: int = 300) -> list[Line]:

@@ -26,6 +26,7 @@ from lxml import html as lxml_html
 
 from assistant.settings import PROJECT_ROOT
 from assistant.text.french import fold
+from indexing.pdfium import PDFIUM_LOCK
 
 PAGE_SCALE = 1.5  # rendered pixels per PDF point (108 dpi)
 MIN_RUN = 3  # words: a shorter match between a passage and a PDF page is a coincidence
@@ -134,11 +135,12 @@ def error_page(status: int, message: str) -> str:
 def _pdf_sizes(path: str, mtime: float) -> list[tuple[float, float]]:
     import pypdfium2
 
-    pdf = pypdfium2.PdfDocument(path)
-    try:
-        return [pdf.get_page_size(i) for i in range(len(pdf))]
-    finally:
-        pdf.close()
+    with PDFIUM_LOCK:
+        pdf = pypdfium2.PdfDocument(path)
+        try:
+            return [pdf.get_page_size(i) for i in range(len(pdf))]
+        finally:
+            pdf.close()
 
 
 def pdf_page_count(path: Path) -> int:
@@ -156,11 +158,12 @@ def pdf_page_png(path: Path, page: int) -> bytes:
 def _render_png(path: str, mtime: float, page: int) -> bytes:
     import pypdfium2
 
-    pdf = pypdfium2.PdfDocument(path)
-    try:
-        image = pdf[page - 1].render(scale=PAGE_SCALE).to_pil()
-    finally:
-        pdf.close()
+    with PDFIUM_LOCK:
+        pdf = pypdfium2.PdfDocument(path)
+        try:
+            image = pdf[page - 1].render(scale=PAGE_SCALE).to_pil()
+        finally:
+            pdf.close()
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=False)
     return out.getvalue()

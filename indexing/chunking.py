@@ -16,7 +16,7 @@ from typing import Any, Sequence
 from llama_index.core.node_parser import NodeParser
 from llama_index.core.schema import BaseNode, Document, TextNode
 
-from indexing.parsers import NUMBERED_HEADING_PREFIX, PAGE_BREAK
+from indexing.markers import NUMBERED_HEADING_PREFIX, PAGE_BREAK
 
 LEAF_LEVEL = 9  # articles, annexes and FAQ questions: the citable units, below every heading level
 PATH_SEPARATOR = " › "

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from indexing.pdf import Line
+from indexing.layout import Item, Line, layout_lines
 from indexing.pdfium import PDFIUM_LOCK
 
 
@@ -85,8 +85,6 @@ def image_lines(image: Any, language: str = "fra", timeout_s: float = 0, dpi: in
     ends dropped (``line_words``) and heading numbers repaired (``repair_numbering``)."""
     import pytesseract
 
-    from indexing.pdf import _Item, layout_lines
-
     image = deskew(image)
     data = pytesseract.image_to_data(image, lang=language, config="--psm 3", timeout=timeout_s,
                                      output_type=pytesseract.Output.DICT)
@@ -108,7 +106,7 @@ def image_lines(image: Any, language: str = "fra", timeout_s: float = 0, dpi: in
         left, right = min(w.left for w in words) * scale, max(w.left + w.width for w in words) * scale
         top, bottom = min(w.top for w in boxed) * scale, max(w.top + w.height for w in boxed) * scale
         text = repair_numbering(" ".join(w.text for w in words))
-        items.append(_Item(left, right, top, bottom, text, size=max((bottom - top) / 1.2, 1.0), whole_line=True))
+        items.append(Item(left, right, top, bottom, text, size=max((bottom - top) / 1.2, 1.0), whole_line=True))
     return layout_lines(items, image.width * scale, image.height * scale)
 
 

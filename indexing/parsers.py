@@ -16,7 +16,8 @@ from collections.abc import Callable
 
 from llama_index.core.schema import Document
 
-PAGE_BREAK = "\f"
+from indexing.markers import NUMBERED_HEADING_PREFIX, PAGE_BREAK
+
 SUPPORTED_SUFFIXES = (".md", ".markdown", ".txt", ".html", ".htm", ".docx", ".pdf", ".jsonl")
 
 
@@ -196,10 +197,8 @@ def _page_list(pages: list[int]) -> str:
 
 
 _CONTINUATION_RE = re.compile(r"^[a-zà-ÿœ0-9(«»,;:%€)]")
-# The number of a numbered heading ("2. Titre", "2.3 Titre", "2.3. Titre"), shared with the chunker; a bare
-# "3 Difficulté grave" is a table row. Such a heading starts a line of its own, even after a line without
-# final punctuation (another heading, a table row).
-NUMBERED_HEADING_PREFIX = r"(\d{1,2}(?=\.)(?:\.\d{1,2}){0,3})\.?\s+(?=[A-ZÀ-ÖØ-Ý«])"
+# A numbered heading (indexing/markers.py) starts a line of its own, even after a line without final
+# punctuation (another heading, a table row).
 _NUMBERED_HEADING_RE = re.compile("^" + NUMBERED_HEADING_PREFIX)
 
 

@@ -86,10 +86,10 @@ def test_scanned_pdf_without_ocr_says_so(tmp_path):
 def test_stacked_ocr_lines_are_never_one_row():
     """Two lines Tesseract read apart, one above the other, stay two lines even when a speck inflates the
     lower one's box up to the upper one; lines side by side (table cells) still share their row."""
-    from indexing.pdf import _Item, layout_lines
+    from indexing.layout import Item, layout_lines
 
-    heading = _Item(72, 200, 680, 692, "Article 27 — Procédure d'urgence", whole_line=True)
-    body = _Item(72, 520, 686, 706, "En cas d'urgence attestée, l'équipe médico-sociale", whole_line=True)
+    heading = Item(72, 200, 680, 692, "Article 27 — Procédure d'urgence", whole_line=True)
+    body = Item(72, 520, 686, 706, "En cas d'urgence attestée, l'équipe médico-sociale", whole_line=True)
     assert [line.text for line in layout_lines([heading, body], 595, 842)] == [heading.text, body.text]
-    cells = [_Item(72, 200, 300, 312, "GIR 1", whole_line=True), _Item(300, 380, 301, 313, "2 045,56 €", whole_line=True)]
+    cells = [Item(72, 200, 300, 312, "GIR 1", whole_line=True), Item(300, 380, 301, 313, "2 045,56 €", whole_line=True)]
     assert [line.text for line in layout_lines(cells, 595, 842)] == ["GIR 1 | 2 045,56 €"]

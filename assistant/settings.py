@@ -21,6 +21,13 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 DocType = Literal["circulaire", "loi_reglement", "guide_geva", "pratique_territoriale", "fiche"]
 DOC_TYPES: tuple[str, ...] = DocType.__args__  # type: ignore[attr-defined]
+DOC_TYPE_LABELS = {  # as users read them (UI, reports)
+    "circulaire": "Circulaire",
+    "loi_reglement": "Loi / règlement",
+    "guide_geva": "Guide GEVA",
+    "pratique_territoriale": "Pratique territoriale",
+    "fiche": "Fiche pratique",
+}
 
 
 class EmbeddingServiceSettings(BaseModel):

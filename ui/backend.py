@@ -33,13 +33,6 @@ PASSAGE_FIELDS = ["doc_id", "chunk_index", "section_path", "article", "page", "t
 INDEX_COUNTS_TTL_S = 30.0
 # The first bytes each binary format must start with: anything else is refused before being stored.
 MAGIC_BYTES = {".pdf": (b"%PDF-",), ".docx": (b"PK\x03\x04",)}
-DOC_TYPE_LABELS = {
-    "circulaire": "Circulaire",
-    "loi_reglement": "Loi / règlement",
-    "guide_geva": "Guide GEVA",
-    "pratique_territoriale": "Pratique territoriale",
-    "fiche": "Fiche pratique",
-}
 
 
 class RequestError(Exception):

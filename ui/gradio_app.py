@@ -16,8 +16,9 @@ import gradio as gr
 
 from assistant.answering.schema import AssistantResponse, Turn
 from assistant.answering.territories import DEPARTEMENTS, name_of
+from assistant.settings import DOC_TYPE_LABELS
 from ui.auth import AccessError, Authenticator, User, peer_of
-from ui.backend import DOC_TYPE_LABELS, Backend, RequestError
+from ui.backend import Backend, RequestError
 from ui.feedback import REASON_LABELS, FeedbackIn
 from ui.harmonisation_tab import harmonisation_tab
 from ui.usage import USAGE_CSS

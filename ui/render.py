@@ -11,8 +11,9 @@ from typing import Any
 from assistant.answering.schema import AssistantResponse, Citation, Comparison
 from assistant.answering.territories import territory_label
 from assistant.retrieval.retriever import OCR_NOTE, format_location
+from assistant.settings import DOC_TYPE_LABELS
 from assistant.text.french import fold
-from ui.backend import DOC_TYPE_LABELS, file_label
+from ui.backend import file_label
 
 MARKER_RE = re.compile(r"\[(\d{1,3})\]")
 MODE_LABELS = {"generatif": "Génératif", "extractif": "Extractif"}

@@ -174,7 +174,7 @@ def report_html(data: dict[str, Any], since: dt.date | None = None, standalone: 
     """The committee's page (all in French): key rates, then each breakdown as a plot and its table: answers per day
     (time series), départements, topics (glossary terms, cited document types), feedback reasons, slowest steps.
     ``standalone=False`` gives the fragment the « Usage » tab shows."""
-    from ui.backend import DOC_TYPE_LABELS
+    from assistant.settings import DOC_TYPE_LABELS
     from ui.feedback import REASON_LABELS
 
     def pct(value: float | None) -> str:

@@ -167,30 +167,9 @@ def _progress(done: int, total: int) -> None:
 
 
 def iter_points(store: Any) -> Iterator[tuple[str, np.ndarray, Any, dict[str, Any]]]:
-    """(id, dense vector, sparse vector, payload) of every point; the vector-store interface has no
-    vector read, so this reads through each engine's own client."""
-    from assistant.components.sparse import SparseVector
-    from assistant.components.vector_store import DENSE, SPARSE
-
-    if type(store).__name__ == "EdgeStore":
-        import qdrant_edge as qe
-
-        offset = None
-        while True:
-            points, offset = store._shard.scroll(qe.ScrollRequest(offset=offset, limit=1024, with_payload=True, with_vector=True))
-            for p in points:
-                sparse = p.vector[SPARSE]
-                yield str(p.id), np.asarray(p.vector[DENSE], dtype=np.float32), SparseVector(list(sparse.indices), list(sparse.values)), p.payload or {}
-            if offset is None:
-                return
-    offset = None
-    while True:
-        points, offset = store.client.scroll(store.collection, limit=1024, offset=offset, with_payload=True, with_vectors=True)
-        for p in points:
-            sparse = p.vector[SPARSE]
-            yield str(p.id), np.asarray(p.vector[DENSE], dtype=np.float32), SparseVector(list(sparse.indices), list(sparse.values)), p.payload or {}
-        if offset is None:
-            return
+    """(id, dense vector, sparse vector, payload) of every point, whichever the engine."""
+    for record in store.records():
+        yield record.id, record.dense, record.sparse, record.payload
 
 
 def folder_mb(path: Path) -> float:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.components.sparse import FrenchBM25Encoder
-from assistant.components.vector_store import DocState, PointRecord, QdrantStore, point_id
+from assistant.components.vector_store import DocState, PointRecord, VectorStore, point_id
 from assistant.settings import Settings
 from assistant.text.injection import find_instructions
 from indexing.chunking import PATH_SEPARATOR, FrenchStructureNodeParser
@@ -96,7 +96,7 @@ def discover(paths: Iterable[Path]) -> list[_FileTask]:
 
 
 class IngestionPipeline:
-    def __init__(self, settings: Settings, embedder: Any, store: QdrantStore,
+    def __init__(self, settings: Settings, embedder: Any, store: VectorStore,
                  on_batch: Callable[[int, int], None] | None = None):
         self.settings = settings
         self.embedder = embedder

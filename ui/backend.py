@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -18,7 +17,7 @@ from typing import Any, BinaryIO, Literal
 from assistant.answering.schema import AssistantResponse, Citation, Turn, document_link
 from assistant.answering.territories import name_of, normalise_code
 from assistant.components.embedding import EmbeddingError
-from assistant.components.vector_store import QdrantStore, SearchFilter, StoreError
+from assistant.components.vector_store import SearchFilter, StoreError
 from assistant.services import Services
 from assistant.settings import DOC_TYPES, Settings
 from indexing.parsers import SUPPORTED_SUFFIXES
@@ -44,37 +43,6 @@ class RequestError(Exception):
         self.message = message
 
 
-class SerializedStore:
-    """qdrant-client's local engine is pure Python and not thread-safe (a search during an upsert
-    raises IndexError): every call goes through one lock. Generators are drained under the lock."""
-
-    def __init__(self, inner: Any):
-        self.inner = inner
-        self._lock = threading.RLock()
-
-    def __getattr__(self, name: str) -> Any:
-        value = getattr(self.inner, name)
-        if not callable(value):
-            return value
-
-        def locked(*args: Any, **kwargs: Any) -> Any:
-            with self._lock:
-                result = value(*args, **kwargs)
-                return iter(list(result)) if isinstance(result, Iterator) else result
-
-        return locked
-
-
-def guard_store(services: Services) -> None:
-    """Serializes the embedded local engine's calls (Qdrant Edge and Qdrant servers are thread-safe).
-    Must run before the retriever or the ingestion pipeline take the store."""
-    store = services.store
-    if isinstance(store, QdrantStore) and not store.settings.url:
-        if "retriever" in services.__dict__:
-            raise RuntimeError("guard_store() doit être appelé avant la construction du moteur de recherche.")
-        services.__dict__["store"] = SerializedStore(store)  # replaces the cached_property's value
-
-
 @dataclass
 class IngestJob:
     id: str
@@ -96,7 +64,6 @@ class IngestJob:
 
 class Backend:
     def __init__(self, services: Services, settings: Settings, metrics: Metrics | None = None):
-        guard_store(services)
         self.services = services
         self.settings = settings
         self.metrics = metrics or Metrics()
@@ -105,8 +72,6 @@ class Backend:
         if settings.ui.feedback_retention_days:  # usage events follow the feedback's retention
             self.usage.purge(dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=settings.ui.feedback_retention_days))
         self.upload_dir = settings.resolve(settings.ui.upload_dir)
-        store = services.store
-        self._native_filters = isinstance(getattr(store, "inner", store), QdrantStore)
         # One ingestion at a time, in a worker thread: the server owns the embedded index.
         self._ingest_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingestion")
         self._jobs: dict[str, IngestJob] = {}
@@ -135,9 +100,6 @@ class Backend:
                 raise RequestError(422, f"Département inconnu « {value} » (code attendu, ex. 59, 2A, 974).")
             codes.append(code)
         return codes
-
-    def _native(self, search_filter: SearchFilter) -> Any:
-        return search_filter.to_qdrant() if self._native_filters else search_filter
 
     # --- answers ---------------------------------------------------------------------------------
     def ask(self, user: User, question: str, *, history: list[Turn] | None = None, mode: str | None = None,
@@ -195,7 +157,7 @@ class Backend:
         """Indexed documents the user may see (abrogated ones included), with their passage counts."""
         visible = self.search_filter(user, include_abrogated=True)
         docs: dict[str, dict[str, Any]] = {}
-        for _, payload in self.services.store.scroll_payloads(DOCUMENT_FIELDS, self._native(visible)):
+        for _, payload in self.services.store.scroll_payloads(DOCUMENT_FIELDS, visible):
             doc = docs.get(payload["doc_id"])
             if doc is None:
                 doc = docs[payload["doc_id"]] = _public_meta(payload) | {"passages": 0, "url": document_link(payload["doc_id"])}
@@ -206,7 +168,7 @@ class Backend:
         """One document's metadata and its passages in reading order (404 if absent or not visible).
         ``source_file`` is the file's name (with ``server_paths``: the stored path, for the viewer only)."""
         visible = self.search_filter(user, doc_ids=(doc_id,), include_abrogated=True)
-        points = [p for _, p in self.services.store.scroll_payloads(DOCUMENT_FIELDS + PASSAGE_FIELDS, self._native(visible))]
+        points = [p for _, p in self.services.store.scroll_payloads(DOCUMENT_FIELDS + PASSAGE_FIELDS, visible)]
         if not points:
             raise RequestError(404, f"Document introuvable : « {doc_id} ».")
         points.sort(key=lambda p: p.get("chunk_index", 0))
@@ -336,7 +298,7 @@ class Backend:
         store = self.services.store
         if "qdrant" not in health:
             try:
-                health["qdrant"] = {"ok": True, "engine": _engine(store), "location": store.location,
+                health["qdrant"] = {"ok": True, "engine": store.engine, "location": store.location,
                                     "collection": store.collection, "points": store.count()}
             except Exception as exc:
                 health["qdrant"] = {"ok": False, "location": getattr(store, "location", None), "error": str(exc)}
@@ -361,13 +323,6 @@ class Backend:
         index = {"passages_by_type": {k[0]: n for k, n in sorted(counts.items())}, "documents": len(store.doc_states())}
         self._counts_cache = (time.monotonic(), self._ingestions_done, index)
         return index
-
-
-def _engine(store: Any) -> str:
-    inner = getattr(store, "inner", store)
-    if isinstance(inner, QdrantStore):
-        return "serveur" if inner.settings.url else "local"
-    return "edge" if type(inner).__name__ == "EdgeStore" else type(inner).__name__
 
 
 _ABSOLUTE_PATH_RE = re.compile(r"(?<![\w:/.])/(?:[^\s/'\"]+/)+([^\s/'\"]*)")

@@ -45,7 +45,7 @@ from assistant.answering.comparison import PracticeComparator
 from assistant.answering.extractive import Evidence, SelectedSentence
 from assistant.answering.sentences import content_terms, split_sentences
 from assistant.answering.schema import Citation, PracticeStatus
-from assistant.components.vector_store import QdrantStore, ScoredPoint, SearchFilter
+from assistant.components.vector_store import ScoredPoint, SearchFilter
 from assistant.harmonisation.referentiel import PracticeQuestion, Referentiel
 from assistant.retrieval.retriever import Passage
 from assistant.text.french import fold, terms
@@ -198,12 +198,8 @@ class MatrixBuilder:
     def territories(self, groups: Iterable[str] = ()) -> list[str]:
         """Territories with at least one practice document visible to ``groups``, sorted by code."""
         visible = SearchFilter(doc_types=("pratique_territoriale",), groups=tuple(groups))
-        codes = {str(p.get("territory")) for _, p in self.store.scroll_payloads(["territory"], self._native(visible))}
+        codes = {str(p.get("territory")) for _, p in self.store.scroll_payloads(["territory"], visible)}
         return sorted(c for c in codes if c and c != "national")
-
-    def _native(self, search_filter: SearchFilter) -> Any:
-        inner = getattr(self.store, "inner", self.store)
-        return search_filter.to_qdrant() if isinstance(inner, QdrantStore) else search_filter
 
     # --- the run ----------------------------------------------------------------------------------
     def build(self, referentiel: Referentiel, *, territories: Iterable[str] | None = None,
@@ -309,7 +305,7 @@ class MatrixBuilder:
         """Every chunk of a document visible to ``groups``, in document order (empty when absent or hidden)."""
         visible = SearchFilter(doc_ids=(doc_id,), groups=groups)
         passages = [Passage.from_point(ScoredPoint(pid, 1.0, payload))
-                    for pid, payload in self.store.scroll_payloads(True, self._native(visible))]
+                    for pid, payload in self.store.scroll_payloads(True, visible)]
         return sorted(passages, key=lambda p: p.chunk_index)
 
     def gather(self, question: PracticeQuestion, code: str, groups: tuple[str, ...] = ()) -> "Gathered":
@@ -387,7 +383,7 @@ class MatrixBuilder:
             return {}
         visible = SearchFilter(doc_ids=doc_ids, groups=tuple(groups), include_abrogated=True)
         chunks: dict[str, list[tuple[int, str]]] = {}
-        for _, p in self.store.scroll_payloads(["doc_id", "chunk_index", "content_hash"], self._native(visible)):
+        for _, p in self.store.scroll_payloads(["doc_id", "chunk_index", "content_hash"], visible):
             chunks.setdefault(p["doc_id"], []).append((int(p.get("chunk_index") or 0), str(p.get("content_hash") or "")))
         return {doc: hashlib.sha256("\n".join(h for _, h in sorted(parts)).encode()).hexdigest()[:16]
                 for doc, parts in sorted(chunks.items())}

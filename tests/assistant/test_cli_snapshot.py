@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from assistant import cli_snapshot
 from assistant.cli_snapshot import snapshot_app
 from assistant.components.sparse import SparseVector
-from assistant.components.vector_store import PointRecord, SearchFilter, build_store, point_id
+from assistant.components.vector_store import PointRecord, SearchFilter, build_store, point_id, snapshots
 from assistant.settings import PROJECT_ROOT, get_settings
 
 runner = CliRunner()
@@ -100,7 +100,7 @@ def test_embedded_create_drop_restore_gives_back_the_same_points(embedded, tmp_p
     assert result.exit_code == 0, result.output
     archives = list((tmp_path / "sauvegardes").glob("*.tar.gz"))
     assert len(archives) == 1
-    manifest = cli_snapshot.read_manifest(archives[0])
+    manifest = snapshots.read_manifest(archives[0])
     assert (manifest["collection"], manifest["engine"], manifest["points"]) == ("sauvegarde", embedded.embedded_engine, 25)
 
     listing = runner.invoke(snapshot_app, ["list", "--dossier", str(tmp_path / "sauvegardes")])
@@ -221,9 +221,9 @@ def server(monkeypatch):
             return httpx.Response(200, content=SNAPSHOT_BYTES)
         return httpx.Response(200, json={"result": True, "status": "ok"})
 
-    monkeypatch.setattr(cli_snapshot, "_qdrant_client", lambda url, settings: state["client"])
-    monkeypatch.setattr(cli_snapshot, "_http_client",
-                        functools.partial(cli_snapshot._http_client, transport=httpx.MockTransport(handler)))
+    monkeypatch.setattr(snapshots, "_qdrant_client", lambda url, settings: state["client"])
+    monkeypatch.setattr(snapshots, "_http_client",
+                        functools.partial(snapshots._http_client, transport=httpx.MockTransport(handler)))
     yield state
     get_settings.cache_clear()
 
@@ -304,8 +304,8 @@ def test_read_manifest_rejects_unknown_formats(tmp_path):
     archive = tmp_path / "a.tar.gz"
     with tarfile.open(archive, "w:gz") as tar:
         data = json.dumps({"format": 99}).encode()
-        info = tarfile.TarInfo(cli_snapshot.MANIFEST)
+        info = tarfile.TarInfo(snapshots.MANIFEST)
         info.size = len(data)
         tar.addfile(info, io.BytesIO(data))
-    with pytest.raises(cli_snapshot.SnapshotError, match="non pris en charge"):
-        cli_snapshot.read_manifest(archive)
+    with pytest.raises(snapshots.SnapshotError, match="non pris en charge"):
+        snapshots.read_manifest(archive)

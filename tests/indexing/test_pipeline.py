@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from assistant.components.vector_store import QdrantStore, build_store
+from assistant.components.vector_store import VectorStore, build_store
+from assistant.components.vector_store.qdrant import QdrantStore
 from indexing.pipeline import IngestionPipeline
 from tests.conftest import make_settings
 from tests.indexing.formats import write_docx, write_pdf
@@ -40,7 +41,7 @@ def write_corpus(folder: Path) -> Path:
     return folder
 
 
-def payloads(store: QdrantStore) -> dict[str, dict]:
+def payloads(store: VectorStore) -> dict[str, dict]:
     return dict(store.scroll_payloads())
 
 

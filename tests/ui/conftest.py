@@ -20,7 +20,6 @@ from assistant.settings import Settings
 from tests.conftest import make_settings
 from tests.ui.corpus import write_corpus, write_viewer_corpus
 from ui.auth import Authenticator, hash_api_key, hash_password
-from ui.backend import guard_store
 from ui.server import create_app, server_config
 
 PASSWORDS = {"alice": "mot-de-passe-alice", "bruno": "mot-de-passe-bruno"}
@@ -39,7 +38,6 @@ def _built_index(root: Path, embedder, write) -> Iterator[tuple[Settings, Servic
                                         "max_retries": 0})
     services = Services(settings)
     services.__dict__["embedder"] = embedder  # share the session's loaded model
-    guard_store(services)
     report = services.ingestion_pipeline().run([write(root / "corpus")])
     assert not report.failed, report.failed
     yield settings, services
@@ -88,7 +86,6 @@ def upload_client(tmp_path, embedder):
             "feedback_db": tmp_path / "feedback.sqlite3", "upload_dir": tmp_path / "uploads", **ui_changes})})
         services = Services(settings)
         services.__dict__["embedder"] = embedder
-        guard_store(services)
         made.append(services)
         client = TestClient(create_app(services, settings))
         client.__enter__()

@@ -21,7 +21,6 @@ from assistant.settings import PROJECT_ROOT
 from tests.conftest import make_settings
 from tests.ui.conftest import PASSWORDS, free_port, running_server
 from ui.auth import Authenticator
-from ui.backend import guard_store
 from ui.server import create_app
 
 pytestmark = pytest.mark.slow
@@ -66,7 +65,6 @@ def uploaded_in_browser(browser, embedder, tmp_path: Path, document: Path, ocr: 
     settings = settings.model_copy(update=update)
     services = Services(settings)
     services.__dict__["embedder"] = embedder
-    guard_store(services)
     try:
         with running_server(create_app(services, settings)) as url:
             context = browser.new_context(locale="fr-FR")

@@ -4,7 +4,8 @@ import datetime as dt
 
 import pytest
 
-from assistant.components.vector_store import QdrantStore, SearchFilter, StoreUnavailableError
+from assistant.components.vector_store import SearchFilter, StoreUnavailableError
+from assistant.components.vector_store.qdrant import QdrantStore
 from assistant.retrieval.retriever import QueryError
 from assistant.settings import QdrantSettings
 

@@ -11,17 +11,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.components.edge_store import EdgeStore
 from assistant.components.sparse import SparseVector
 from assistant.components.vector_store import (
     PointRecord,
-    QdrantStore,
     SearchFilter,
     StoreError,
     StoreLockedError,
     build_store,
     point_id,
 )
+from assistant.components.vector_store.edge import EdgeStore
+from assistant.components.vector_store.qdrant import QdrantStore
 from assistant.settings import PROJECT_ROOT, QdrantSettings
 
 DIM = 8
@@ -223,7 +223,7 @@ def test_writes_survive_a_killed_process(tmp_path):
         import os, signal, sys
         from pathlib import Path
         import numpy as np
-        from assistant.components.edge_store import EdgeStore
+        from assistant.components.vector_store.edge import EdgeStore
         from assistant.components.sparse import SparseVector
         from assistant.components.vector_store import PointRecord
         from assistant.settings import QdrantSettings
@@ -253,7 +253,7 @@ def test_second_opener_is_refused_until_close(tmp_path):
     refused = _run("""
         import sys
         from pathlib import Path
-        from assistant.components.edge_store import EdgeStore
+        from assistant.components.vector_store.edge import EdgeStore
         from assistant.components.vector_store import StoreLockedError
         from assistant.settings import QdrantSettings
         root = Path(sys.argv[1])

@@ -3,6 +3,8 @@ inverted index with IDF), with the same interface and query semantics as ``Qdran
 
 On disk: ``<qdrant.path>/edge/<collection>/`` (the shard) and ``<collection>.lock`` beside it, held
 with ``flock`` by the process that has the store open, so a second process gets ``StoreLockedError``.
+Within the process, Qdrant Edge is safe to call from several threads (the server's ingestion worker
+writes while requests search).
 """
 
 from __future__ import annotations
@@ -17,8 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from assistant.components.vector_store import (
-    dense_vector,
+from assistant.components.vector_store.base import (
     DATETIME_FIELDS,
     DENSE,
     KEYWORD_FIELDS,
@@ -29,7 +30,9 @@ from assistant.components.vector_store import (
     SearchFilter,
     StoreError,
     VectorStore,
+    dense_vector,
     locked_error,
+    point_record,
 )
 from assistant.settings import QdrantSettings
 
@@ -38,7 +41,7 @@ CONFIG_FILE = "edge_config.json"  # written by Qdrant Edge at creation: the shar
 
 
 def to_edge_filter(search_filter: SearchFilter) -> Any:
-    """``SearchFilter`` as Qdrant Edge conditions: the same clauses as ``SearchFilter.to_qdrant()``."""
+    """``SearchFilter`` as Qdrant Edge conditions: every clause of ``SearchFilter.clauses()``."""
     import qdrant_edge as qe
 
     def condition(kind: str, key: str, value: Any) -> Any:
@@ -57,8 +60,14 @@ def to_edge_filter(search_filter: SearchFilter) -> Any:
     return qe.Filter(must=[condition(*clause) for clause in search_filter.clauses()])
 
 
+def _filter(search_filter: SearchFilter | None) -> Any:
+    return to_edge_filter(search_filter) if search_filter is not None else None
+
+
 class EdgeStore(VectorStore):
-    """Same public methods as ``QdrantStore``; filters are given as ``SearchFilter``."""
+    """Same public methods as ``QdrantStore``."""
+
+    engine = "edge"
 
     def __init__(self, settings: QdrantSettings, project_root: Path):
         if settings.url or settings.path is None:
@@ -173,30 +182,30 @@ class EdgeStore(VectorStore):
             self._dirty = True
 
     # --- reads ------------------------------------------------------------------------------------
-    def _scroll_page(
-        self, fields: list[str] | bool, query_filter: SearchFilter | None, offset: Any
-    ) -> tuple[list[Any], Any]:
+    def _scroll_page(self, fields: list[str] | bool, search_filter: SearchFilter | None, offset: Any,
+                     vectors: bool = False) -> tuple[list[Any], Any]:
         import qdrant_edge as qe
 
-        edge_filter = to_edge_filter(query_filter) if query_filter is not None else None
-        return self._shard.scroll(qe.ScrollRequest(
-            offset=offset, limit=1024, filter=edge_filter, with_payload=fields, with_vector=False,
+        points, offset = self._shard.scroll(qe.ScrollRequest(
+            offset=offset, limit=1024, filter=_filter(search_filter), with_payload=fields, with_vector=vectors,
         ))
+        if not vectors:
+            return [(str(p.id), p.payload or {}) for p in points], offset
+        return [point_record(str(p.id), p.vector, p.payload) for p in points], offset
 
-    def count(self, query_filter: SearchFilter | None = None) -> int:
+    def count(self, search_filter: SearchFilter | None = None) -> int:
         import qdrant_edge as qe
 
         if not self.exists():
             return 0
-        edge_filter = to_edge_filter(query_filter) if query_filter is not None else None
-        return self._shard.count(qe.CountRequest(exact=True, filter=edge_filter))
+        return self._shard.count(qe.CountRequest(exact=True, filter=_filter(search_filter)))
 
     def _query(self, branches: dict[str, Any], search_filter: SearchFilter | None, *, limit: int,
                prefetch_k: int, rrf_k: int, weights: tuple[float, float]) -> list[ScoredPoint]:
         import qdrant_edge as qe
 
         shard = self._require()
-        edge_filter = to_edge_filter(search_filter) if search_filter is not None else None
+        edge_filter = _filter(search_filter)
         queries = [
             qe.Query.Nearest(
                 qe.SparseVector(list(vector.indices), list(vector.values)) if using == SPARSE

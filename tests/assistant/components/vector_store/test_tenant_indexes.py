@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 
-from assistant.components.vector_store import KEYWORD_FIELDS, TENANT_FIELDS, QdrantStore, build_store
+from assistant.components.vector_store import KEYWORD_FIELDS, TENANT_FIELDS, build_store
+from assistant.components.vector_store.qdrant import QdrantStore
 from assistant.settings import QdrantSettings
 
 
@@ -36,7 +38,7 @@ def test_server_engine_asks_for_tenant_indexes():
 
     store = QdrantStore.__new__(QdrantStore)
     store.settings = QdrantSettings(url="http://qdrant:6333", collection="t")
-    store.collection, store.client = "t", RecordingClient()
+    store.collection, store.client, store._lock = "t", RecordingClient(), nullcontext()
     store.ensure_collection(384)
     indexes = {name: schema for kind, name, schema in calls if kind == "index"}
     assert {name for name, schema in indexes.items() if getattr(schema, "is_tenant", False)} == set(TENANT_FIELDS)

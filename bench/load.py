@@ -41,7 +41,7 @@ from bench.common import (
     write_results,
 )
 
-SERVE = "import typer; from ui.cli import serve; typer.run(serve)"
+SERVE = "import typer; from assistant.cli.server import serve; typer.run(serve)"
 HISTORY_TURNS = 4  # question/answer pairs sent back, as the chat does for a running conversation
 
 

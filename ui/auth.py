@@ -14,7 +14,7 @@ Users file::
 
     users:
       alice:
-        password_hash: pbkdf2_sha256$600000$...   # python -m ui.cli mot-de-passe
+        password_hash: pbkdf2_sha256$600000$...   # autonomie mot-de-passe
         groups: [dep-59, televersement]
         api_key_hash: sha256$...                  # optional, for /v1 and /api clients
 """

@@ -16,7 +16,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from assistant.cli_llm import llm_app
+from assistant.cli.llm import llm_app
 from assistant.components.llm import LLMClient
 from assistant.llm_server import (
     LLMServerError,
@@ -219,7 +219,7 @@ def test_cli_foreground_serve_stops_its_server_on_signal(tmp_path: Path, sig: si
     _require_llama_cpp()
     endpoint = tmp_path / "llm-endpoint.yaml"
     env = os.environ | {"AUTONOMIE_LLM__ENDPOINT_FILE": str(endpoint), "AUTONOMIE_LLM__SERVE_PORT": "0"}
-    code = "from assistant.cli_llm import llm_app; llm_app(['serve'])"
+    code = "from assistant.cli.llm import llm_app; llm_app(['serve'])"
     cli = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 120

@@ -67,7 +67,7 @@ def test_rows_stored_by_an_older_version_are_masked_when_the_store_opens(tmp_pat
 
 
 def test_retention_and_erasure_delete_for_good(tmp_path, monkeypatch):
-    from ui.cli import purge
+    from assistant.cli.feedback import purge
 
     path = tmp_path / "avis.sqlite3"
     store = FeedbackStore(path)

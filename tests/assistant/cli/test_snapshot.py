@@ -16,8 +16,9 @@ from qdrant_client import models
 from rich.console import Console
 from typer.testing import CliRunner
 
-from assistant import cli_snapshot
-from assistant.cli_snapshot import snapshot_app
+from assistant.cli import common
+from assistant.cli import snapshot as cli_snapshot
+from assistant.cli.snapshot import snapshot_app
 from assistant.components.sparse import SparseVector
 from assistant.components.vector_store import PointRecord, SearchFilter, build_store, point_id, snapshots
 from assistant.settings import PROJECT_ROOT, get_settings
@@ -30,7 +31,7 @@ DIM = 8
 def wide_console(monkeypatch):
     """Tables not wrapped at 80 columns, so assertions see whole cells."""
     monkeypatch.setattr(cli_snapshot, "console", Console(width=250))
-    monkeypatch.setattr(cli_snapshot, "err_console", Console(width=250, stderr=True))
+    monkeypatch.setattr(common, "err_console", Console(width=250, stderr=True))
 
 
 @pytest.fixture

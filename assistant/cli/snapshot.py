@@ -9,11 +9,10 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from assistant.components.vector_store import StoreError
-from assistant.components.vector_store import snapshots
+from assistant.cli.common import CollectionOption, console, fail
+from assistant.components.vector_store import StoreError, snapshots
 from assistant.settings import QdrantSettings, get_settings
 
 snapshot_app = typer.Typer(
@@ -21,10 +20,6 @@ snapshot_app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-console = Console()
-err_console = Console(stderr=True)
-
-CollectionOption = typer.Option(None, "--collection", "-c", help="Collection Qdrant (par défaut : celle des réglages).")
 DirOption = typer.Option(
     snapshots.DEFAULT_DIR, "--dossier", "-d", help="Dossier local des sauvegardes (relatif au dossier courant)."
 )
@@ -39,18 +34,13 @@ def _qdrant_settings(collection: Optional[str]) -> QdrantSettings:
     return qdrant.model_copy(update={"collection": collection}) if collection else qdrant
 
 
-def _fail(message: str) -> typer.Exit:
-    err_console.print(f"[bold red]Erreur :[/] {message}")
-    return typer.Exit(2)
-
-
 @contextmanager
 def _user_errors() -> Iterator[None]:
     """Index, backup and server failures: one French error line and exit code 2."""
     try:
         yield
     except StoreError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
 
 
 def _confirm(question: str) -> bool:
@@ -128,7 +118,7 @@ def restore(
     settings = _qdrant_settings(collection)
     server_mode = bool(settings.url or noeud)
     if not server_mode and not Path(fichier).is_file():
-        raise _fail(f"Fichier de sauvegarde introuvable : {fichier}")
+        raise fail(f"Fichier de sauvegarde introuvable : {fichier}")
     if not oui and not _confirm(f"Remplacer le contenu de la collection « {settings.collection} » par la sauvegarde {fichier} ?"):
         console.print("Restauration annulée.")
         raise typer.Exit(1)

@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 
 from tests.ui.conftest import free_port
 from ui.auth import UserDirectory, hash_api_key
-from ui.cli import is_loopback, mot_de_passe, serve
+from assistant.cli.server import is_loopback, mot_de_passe, serve
 
-SERVE = "import typer; from ui.cli import serve; typer.run(serve)"
+SERVE = "import typer; from assistant.cli.server import serve; typer.run(serve)"
 
 
 def test_cli_on_the_same_index_is_refused_while_the_server_runs(tmp_path, project_root):

@@ -8,6 +8,7 @@ from typing import Any
 import typer
 from pydantic import ValidationError
 
+from assistant.cli.common import fail
 from assistant.components.llm import LLMClient, LLMError, endpoint_file_path
 from assistant.llm_server import (
     log_tail,
@@ -25,8 +26,7 @@ llm_app = typer.Typer(
 
 
 def _fail(message: str) -> typer.Exit:
-    typer.secho(message, fg=typer.colors.RED, err=True)
-    return typer.Exit(code=1)
+    return fail(message, code=1)  # the LLM server commands end with code 1 on failure
 
 
 def _serve_settings(port: int | None, model: str | None, backend: str | None) -> LLMSettings:

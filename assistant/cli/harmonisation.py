@@ -8,15 +8,10 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-console = Console()
-err_console = Console(stderr=True)
-
-
-def _split(value: Optional[str]) -> list[str]:
-    return [v.strip() for v in value.split(",") if v.strip()] if value else []
+from assistant.cli.common import console, fail, services_for, settings_for, split
+from assistant.cli.query import MODES
 
 
 def harmoniser(
@@ -42,24 +37,20 @@ def harmoniser(
                                 "absolus vers la visionneuse dans le fichier (défaut : liens /documents/… relatifs)."),
 ) -> None:
     """Matrice d'harmonisation : chaque question du référentiel pour chaque département, statut sourcé et raison."""
-    from assistant.cli import _services, _settings
     from assistant.harmonisation.export import FORMATS, render
     from assistant.harmonisation.matrix import STATUS_ORDER
     from assistant.harmonisation.referentiel import ReferentielError
     from assistant.harmonisation.runs import RunNotFound, RunStore, diff
 
     if fmt not in FORMATS:
-        err_console.print(f"[bold red]Erreur :[/] format inconnu « {fmt} » ; formats possibles : {', '.join(FORMATS)}.")
-        raise typer.Exit(2)
-    if mode not in (None, "extractif", "generatif", "auto"):
-        err_console.print("[bold red]Erreur :[/] --mode doit valoir extractif, generatif ou auto.")
-        raise typer.Exit(2)
-    statuses = _split(statut)
+        raise fail(f"format inconnu « {fmt} » ; formats possibles : {', '.join(FORMATS)}.")
+    if mode not in MODES:
+        raise fail("--mode doit valoir extractif, generatif ou auto.")
+    statuses = split(statut)
     if unknown := [s for s in statuses if s not in STATUS_ORDER]:
-        err_console.print(f"[bold red]Erreur :[/] statut inconnu « {unknown[0]} » ; valeurs possibles : {', '.join(STATUS_ORDER)}.")
-        raise typer.Exit(2)
-    settings = _settings(collection)
-    groups = tuple(_split(groupes) or settings.access.default_groups)
+        raise fail(f"statut inconnu « {unknown[0]} » ; valeurs possibles : {', '.join(STATUS_ORDER)}.")
+    settings = settings_for(collection)
+    groups = tuple(split(groupes) or settings.access.default_groups)
     store = RunStore(settings.resolve(settings.harmonisation.runs_db))
     if executions:
         _print_runs(store)
@@ -69,16 +60,15 @@ def harmoniser(
             matrix = _readable(store.get(execution), groups)
             changes = diff(_readable(store.get(depuis), groups), matrix) if depuis is not None else None
         else:
-            codes = _territory_codes(_split(territoires))
-            with _services(settings) as services:
+            codes = _territory_codes(split(territoires))
+            with services_for(settings) as services:
                 service = services.harmonisation
                 with _progress() as progress:
-                    matrix, changes = service.run(groups=groups, territories=codes or None, questions=_split(questions) or None,
+                    matrix, changes = service.run(groups=groups, territories=codes or None, questions=split(questions) or None,
                                                   mode=mode or "extractif", referentiel=referentiel, since=depuis,
                                                   progress=progress)
     except (ReferentielError, RunNotFound, ValueError) as exc:
-        err_console.print(f"[bold red]Erreur :[/] {exc}")
-        raise typer.Exit(2) from exc
+        raise fail(str(exc)) from exc
     shown = matrix.filtered(statuses=statuses) if statuses else matrix
     data = render(shown, fmt, changes, adresse)
     if sortie is not None and str(sortie) == "-" and fmt in ("csv", "json"):
@@ -105,8 +95,7 @@ def _territory_codes(values: list[str]) -> list[str]:
     for value in values:
         code = normalise_code(value)
         if code is None:
-            err_console.print(f"[bold red]Erreur :[/] département inconnu « {value} » (code attendu, ex. 59, 2A, 974).")
-            raise typer.Exit(2)
+            raise fail(f"département inconnu « {value} » (code attendu, ex. 59, 2A, 974).")
         codes.append(code)
     return codes
 

@@ -16,9 +16,9 @@ import gradio as gr
 
 from assistant.answering.schema import AssistantResponse, Turn
 from assistant.answering.territories import DEPARTEMENTS, name_of
+from assistant.application import AssistantApplication, RequestError
 from assistant.settings import DOC_TYPE_LABELS
 from ui.auth import AccessError, Authenticator, User, peer_of
-from ui.backend import Backend, RequestError
 from ui.feedback import REASON_LABELS, FeedbackIn
 from ui.harmonisation_tab import harmonisation_tab
 from ui.usage import USAGE_CSS
@@ -58,7 +58,7 @@ ALL_TERRITORIES = [("National", "national")] + [(f"{code} — {name}", code) for
 VALIDITY_CHOICES = [("Toutes", "")] + [(label, value) for value, label in render.VALIDITY_LABELS.items()]
 
 
-def build_ui(backend: Backend, auth: Authenticator) -> gr.Blocks:
+def build_ui(backend: AssistantApplication, auth: Authenticator) -> gr.Blocks:
     def user_of(request: gr.Request) -> User:
         try:
             return auth.from_session(getattr(request, "username", None), request.headers, peer_of(request))
@@ -287,7 +287,7 @@ def build_ui(backend: Backend, auth: Authenticator) -> gr.Blocks:
     return demo
 
 
-def _documents(backend: Backend, user: User) -> tuple[list[dict[str, Any]], str, Any, Any]:
+def _documents(backend: AssistantApplication, user: User) -> tuple[list[dict[str, Any]], str, Any, Any]:
     """The user's documents, their table (filters cleared), the viewer's choices and the territory filter's."""
     docs = backend.documents(user)
     codes = sorted({d["territory"] or "national" for d in docs}, key=lambda c: (c != "national", c))

@@ -15,12 +15,12 @@ from typing import Any, Callable
 
 import gradio as gr
 
-from assistant.harmonisation.export import render, report_html
 from assistant.answering.territories import territory_label
+from assistant.application import AssistantApplication, RequestError
+from assistant.harmonisation.export import render, report_html
 from assistant.harmonisation.matrix import STATUS_LABELS, STATUS_ORDER
 from assistant.harmonisation.referentiel import ReferentielError
 from assistant.harmonisation.service import HarmonisationService
-from ui.backend import Backend, RequestError
 
 STATUS_CHOICES = [(STATUS_LABELS[s], s) for s in STATUS_ORDER]
 MODES = [("Règles (sans LLM)", "extractif"), ("LLM si disponible", "auto")]
@@ -29,7 +29,7 @@ INTRO = ("Chaque question du référentiel est posée aux documents de chaque d�
          "les cellules qui ont changé depuis la précédente sont entourées.")
 
 
-def harmonisation_tab(backend: Backend, user_of: Callable[[gr.Request], Any]) -> None:
+def harmonisation_tab(backend: AssistantApplication, user_of: Callable[[gr.Request], Any]) -> None:
     """Adds the tab; call it inside ``gr.Tabs()``. The matrix follows the server's settings
     (``harmonisation.referentiel``, ``harmonisation.runs_db``)."""
     service = HarmonisationService(backend.settings, backend.services.assistant.stages)

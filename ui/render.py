@@ -9,11 +9,11 @@ from html import escape
 from typing import Any
 
 from assistant.answering.schema import AssistantResponse, Citation, Comparison
+from assistant.application import file_label
 from assistant.answering.territories import territory_label
 from assistant.retrieval.retriever import OCR_NOTE, format_location
 from assistant.settings import DOC_TYPE_LABELS
 from assistant.text.french import fold
-from ui.backend import file_label
 
 MARKER_RE = re.compile(r"\[(\d{1,3})\]")
 MODE_LABELS = {"generatif": "Génératif", "extractif": "Extractif"}
@@ -212,7 +212,7 @@ def comparison_html(comparison: Comparison) -> str:
 
 def documents_table(docs: list[dict[str, Any]], query: str = "", types: list[str] | None = None,
                     territories: list[str] | None = None, validity: str | None = None) -> str:
-    """The Sources tab's list of documents (``Backend.documents``), kept to those matching the search (words of the
+    """The Sources tab's list of documents (``AssistantApplication.documents``), kept to those matching the search (words of the
     title, identifier or file name, accents and case ignored) and the filters; each title opens the viewer."""
     words = fold(query).split()
     shown = [d for d in docs

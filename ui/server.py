@@ -1,7 +1,7 @@
 """One process: the HTTP API (FastAPI) with the chat UI (Gradio) mounted at ``/``.
 
 The server owns the index while it runs (the embedded Qdrant can be opened by one process only):
-uploads are ingested in-process by a single worker thread (``Backend``).
+uploads are ingested in-process by a single worker thread (``assistant.application.AssistantApplication``).
 
 Access: the caller's address is the TCP peer (``ClientAddressMiddleware``; uvicorn runs with
 ``proxy_headers=False``, see :func:`server_config`), X-Forwarded-For is read only from
@@ -31,15 +31,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from assistant.answering.pii import mask_personal_data
+from assistant.application import AssistantApplication, RequestError
 from assistant.answering.schema import AssistantResponse, Turn, document_link
 from assistant.services import Services
 from assistant.settings import Settings
 from ui.auth import PEER_KEY, REALM, AccessError, Authenticator, User, peer_of
-from ui.backend import Backend, RequestError
-from ui.feedback import FeedbackIn
+from ui.feedback import FeedbackIn, FeedbackStore
 from ui.gradio_app import CSS, HEAD, I18N, THEME, build_ui
 from ui.metrics import Metrics, MetricsMiddleware
 from ui.openai_compat import MODEL_ID, ChatCompletionRequest, completion, sse_chunks
+from ui.usage import UsageStore
 from ui import render
 from ui.viewer import CSP, ViewerError, error_page, original_media_type, pdf_page_png, source_path, viewer_page
 
@@ -78,7 +79,10 @@ class CompareRequest(BaseModel):
 def create_app(services: Services, settings: Settings, authenticator: Authenticator | None = None) -> FastAPI:
     auth = authenticator or Authenticator(settings)
     metrics = Metrics()
-    backend = Backend(services, settings, metrics)
+    feedback_db = settings.resolve(settings.ui.feedback_db)
+    backend = AssistantApplication(services, settings, metrics=metrics,
+                                   feedback=FeedbackStore(feedback_db, settings.ui.feedback_retention_days),
+                                   usage=UsageStore(feedback_db, settings.ui.usage_questions))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):

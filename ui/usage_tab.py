@@ -14,8 +14,8 @@ from typing import Any, Callable
 
 import gradio as gr
 
+from assistant.application import AssistantApplication, RequestError
 from ui.auth import User
-from ui.backend import Backend, RequestError
 from ui.usage import report_csv, report_html, usage_report
 
 
@@ -32,7 +32,7 @@ def usage_panel(feedback_db: Path, user: User, depuis: str | None) -> tuple[str,
     return report_html(report.figures, since, standalone=False), report_csv(report)
 
 
-def usage_tab(backend: Backend, user_of: Callable[[gr.Request], User]) -> Any:
+def usage_tab(backend: AssistantApplication, user_of: Callable[[gr.Request], User]) -> Any:
     """Adds the tab (hidden; call inside ``gr.Tabs()``) and returns it, for the page's load event to show it to
     ``ui.usage_groups`` members."""
     feedback_db = backend.settings.resolve(backend.settings.ui.feedback_db)

@@ -42,7 +42,7 @@ def test_feedback_posted_to_the_api_is_stored_and_exported_masked(make_client, t
 
 
 def test_feedback_typed_in_the_chat_is_stored_masked(make_client, tmp_path):
-    """The chat's « Envoyer l'avis » goes through FeedbackIn.from_response and Backend.add_feedback."""
+    """The chat's « Envoyer l'avis » goes through FeedbackIn.from_response and AssistantApplication.add_feedback."""
     client = make_client()
     backend = client.app.state.backend
     response = AssistantResponse(question=f"Délai APA pour {EMAIL} ?", standalone_question="Délai APA ?", mode="extractif",

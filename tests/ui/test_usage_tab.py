@@ -10,7 +10,7 @@ import pytest
 
 from tests.ui.test_usage import _seed
 from ui.auth import User
-from ui.backend import RequestError
+from assistant.application import RequestError
 from ui.usage_tab import usage_panel
 
 ADMIN = User(name="claire", groups=("admin",), can_upload=False, can_see_usage=True)

@@ -1,5 +1,6 @@
-"""What the HTTP API and the chat UI do, in one place: the caller's filter, answers, documents,
-uploads ingested by the server itself, feedback, health."""
+"""The application service: what the HTTP API and the chat UI (``ui/``) do, in one place — the caller's
+filter, answers, documents, uploads ingested by the server itself, feedback, health. ``ui/`` keeps the
+routes, Gradio and the rendering; it hands this service its stores (feedback, usage events) and metrics."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Literal
+from typing import Any, BinaryIO, Literal, Protocol
 
 from assistant.answering.schema import AssistantResponse, Citation, Turn, document_link
 from assistant.answering.territories import name_of, normalise_code
@@ -21,10 +22,6 @@ from assistant.components.vector_store import SearchFilter, StoreError
 from assistant.services import Services
 from assistant.settings import DOC_TYPES, Settings
 from indexing.parsers import SUPPORTED_SUFFIXES
-from ui.auth import User
-from ui.feedback import FeedbackIn, FeedbackStore
-from ui.metrics import Metrics
-from ui.usage import UsageStore
 
 DOCUMENT_FIELDS = ["doc_id", "title", "doc_type", "territory", "date", "validity", "valid_from", "valid_until",
                    "replaced_by", "visibility", "source_file", "source_url"]
@@ -32,6 +29,14 @@ PASSAGE_FIELDS = ["doc_id", "chunk_index", "section_path", "article", "page", "t
 INDEX_COUNTS_TTL_S = 30.0
 # The first bytes each binary format must start with: anything else is refused before being stored.
 MAGIC_BYTES = {".pdf": (b"%PDF-",), ".docx": (b"PK\x03\x04",)}
+
+
+class Caller(Protocol):
+    """Who asks (``ui.auth.User``): the name, the access groups, the right to upload."""
+
+    name: str
+    groups: tuple[str, ...]
+    can_upload: bool
 
 
 class RequestError(Exception):
@@ -62,13 +67,16 @@ class IngestJob:
         return dataclasses.asdict(self)
 
 
-class Backend:
-    def __init__(self, services: Services, settings: Settings, metrics: Metrics | None = None):
+class AssistantApplication:
+    """``metrics`` (``ui.metrics.Metrics``: Prometheus counters), ``feedback`` (``ui.feedback.FeedbackStore``)
+    and ``usage`` (``ui.usage.UsageStore``) are the server's own, given by ``ui.server.create_app``."""
+
+    def __init__(self, services: Services, settings: Settings, *, metrics: Any, feedback: Any, usage: Any):
         self.services = services
         self.settings = settings
-        self.metrics = metrics or Metrics()
-        self.feedback = FeedbackStore(settings.resolve(settings.ui.feedback_db), settings.ui.feedback_retention_days)
-        self.usage = UsageStore(settings.resolve(settings.ui.feedback_db), settings.ui.usage_questions)
+        self.metrics = metrics
+        self.feedback = feedback
+        self.usage = usage
         if settings.ui.feedback_retention_days:  # usage events follow the feedback's retention
             self.usage.purge(dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=settings.ui.feedback_retention_days))
         self.upload_dir = settings.resolve(settings.ui.upload_dir)
@@ -82,7 +90,7 @@ class Backend:
         self._ingest_worker.shutdown(wait=True, cancel_futures=True)
 
     # --- filters ---------------------------------------------------------------------------------
-    def search_filter(self, user: User, territoires: list[str] | None = None, types: list[str] | None = None,
+    def search_filter(self, user: Caller, territoires: list[str] | None = None, types: list[str] | None = None,
                       doc_ids: tuple[str, ...] = (), include_abrogated: bool = False) -> SearchFilter:
         codes = self.territory_codes(territoires or [])
         for doc_type in types or []:
@@ -102,7 +110,7 @@ class Backend:
         return codes
 
     # --- answers ---------------------------------------------------------------------------------
-    def ask(self, user: User, question: str, *, history: list[Turn] | None = None, mode: str | None = None,
+    def ask(self, user: Caller, question: str, *, history: list[Turn] | None = None, mode: str | None = None,
             territoires: list[str] | None = None, types: list[str] | None = None, channel: str = "api") -> AssistantResponse:
         response = None
         for item in self.stream(user, question, history=history, mode=mode, territoires=territoires, types=types,
@@ -112,7 +120,7 @@ class Backend:
         assert response is not None
         return response
 
-    def stream(self, user: User, question: str, *, history: list[Turn] | None = None, mode: str | None = None,
+    def stream(self, user: Caller, question: str, *, history: list[Turn] | None = None, mode: str | None = None,
                territoires: list[str] | None = None, types: list[str] | None = None,
                channel: str = "api") -> Iterator[str | AssistantResponse]:
         search_filter = self.search_filter(user, territoires, types)
@@ -131,7 +139,7 @@ class Backend:
                 item = public_response(item)
             yield item
 
-    def compare(self, user: User, question: str, territoires: list[str], channel: str = "api") -> AssistantResponse:
+    def compare(self, user: Caller, question: str, territoires: list[str], channel: str = "api") -> AssistantResponse:
         codes = self.territory_codes(territoires)
         if not codes:
             raise RequestError(422, "Choisissez au moins un département à comparer.")
@@ -153,7 +161,7 @@ class Backend:
             raise RequestError(503, str(exc)) from exc
 
     # --- documents -------------------------------------------------------------------------------
-    def documents(self, user: User) -> list[dict[str, Any]]:
+    def documents(self, user: Caller) -> list[dict[str, Any]]:
         """Indexed documents the user may see (abrogated ones included), with their passage counts."""
         visible = self.search_filter(user, include_abrogated=True)
         docs: dict[str, dict[str, Any]] = {}
@@ -164,7 +172,7 @@ class Backend:
             doc["passages"] += 1
         return sorted(docs.values(), key=lambda d: (d["doc_type"] or "", d["territory"] or "", d["title"] or ""))
 
-    def document(self, user: User, doc_id: str, *, server_paths: bool = False) -> dict[str, Any]:
+    def document(self, user: Caller, doc_id: str, *, server_paths: bool = False) -> dict[str, Any]:
         """One document's metadata and its passages in reading order (404 if absent or not visible).
         ``source_file`` is the file's name (with ``server_paths``: the stored path, for the viewer only)."""
         visible = self.search_filter(user, doc_ids=(doc_id,), include_abrogated=True)
@@ -179,13 +187,13 @@ class Backend:
                     for p in points]
         return {"document": meta, "passages": passages}
 
-    def territories(self, user: User) -> list[tuple[str, str]]:
+    def territories(self, user: Caller) -> list[tuple[str, str]]:
         """(code, "59 — Nord") of the départements that have documents visible to the user."""
         codes = {d["territory"] for d in self.documents(user) if d["territory"] and d["territory"] != "national"}
         return [(code, f"{code} — {name_of(code)}") for code in sorted(codes)]
 
     # --- uploads ---------------------------------------------------------------------------------
-    def save_upload(self, user: User, filename: str, data: BinaryIO) -> Path:
+    def save_upload(self, user: Caller, filename: str, data: BinaryIO) -> Path:
         """Copies one uploaded file into the user's upload folder, enforcing type and size."""
         if not user.can_upload:
             raise RequestError(403, "Vous n'êtes pas autorisé(e) à téléverser des documents.")
@@ -223,7 +231,7 @@ class Backend:
             if path.parent != self.upload_dir and path.parent.is_dir() and not any(path.parent.iterdir()):
                 path.parent.rmdir()
 
-    def upload_overrides(self, user: User, doc_type: str | None, territoire: str | None,
+    def upload_overrides(self, user: Caller, doc_type: str | None, territoire: str | None,
                          visibilite: list[str] | None) -> dict[str, Any]:
         if doc_type and doc_type not in DOC_TYPES:
             raise RequestError(422, f"Type de document inconnu « {doc_type} » ; valeurs possibles : {', '.join(DOC_TYPES)}.")
@@ -240,12 +248,12 @@ class Backend:
             raise RequestError(403, f"Vous ne pouvez réserver un document qu'à vos propres groupes (refusé : {', '.join(foreign)}).")
         return {"doc_type": doc_type or None, "territory": territory, "visibility": visibility}
 
-    def submit_ingestion(self, user: User, paths: list[Path], overrides: dict[str, Any]) -> tuple[IngestJob, Future]:
+    def submit_ingestion(self, user: Caller, paths: list[Path], overrides: dict[str, Any]) -> tuple[IngestJob, Future]:
         job = IngestJob(id=uuid.uuid4().hex[:12], user=user.name, files=[p.name for p in paths])
         self._jobs[job.id] = job
         return job, self._ingest_worker.submit(self._ingest, job, paths, overrides)
 
-    def job(self, user: User, job_id: str) -> IngestJob:
+    def job(self, user: Caller, job_id: str) -> IngestJob:
         job = self._jobs.get(job_id)
         if job is None or job.user != user.name:
             raise RequestError(404, f"Téléversement introuvable : « {job_id} ».")
@@ -283,7 +291,7 @@ class Backend:
         return job
 
     # --- feedback and health -----------------------------------------------------------------------
-    def add_feedback(self, user: User, feedback: FeedbackIn) -> int:
+    def add_feedback(self, user: Caller, feedback: Any) -> int:
         try:
             feedback_id = self.feedback.add(feedback, user.name)
         except ValueError as exc:
@@ -292,8 +300,9 @@ class Backend:
         return feedback_id
 
     def health(self, detailed: bool = True) -> dict[str, Any]:
-        """LLM, Qdrant and index state; without ``detailed``, no server path appears (locations relative to the
-        project or reduced to their name, paths in error messages too)."""
+        """LLM, Qdrant and index state. Locations inside the project are shown relative to it (``../…`` under its
+        parent folder, where ``data.shared_data_dir`` lives); without ``detailed``, no server path appears at all
+        (other locations reduced to their name, paths in error messages too)."""
         health = dict(self.services.assistant.health())
         store = self.services.store
         if "qdrant" not in health:
@@ -306,10 +315,9 @@ class Backend:
             health["index"] = self._index_counts()
         health.setdefault("embedding", {"model": self.settings.embedding.model})
         health["ingestion"] = {"jobs_running": sum(j.state == "en_cours" for j in self._jobs.values())}
-        if not detailed:
-            health["qdrant"] = {k: _public_path(v) if k == "location" else _scrub_paths(v) if k == "error" else v
-                                for k, v in health["qdrant"].items()}
-            health["embedding"] = {k: _public_path(v) if isinstance(v, str) else v for k, v in health["embedding"].items()}
+        health["qdrant"] = {k: _shown_path(v, detailed) if k == "location" else v if detailed or k != "error"
+                            else _scrub_paths(v) for k, v in health["qdrant"].items()}
+        health["embedding"] = {k: _shown_path(v, detailed) for k, v in health["embedding"].items()}
         return health
 
 
@@ -328,17 +336,18 @@ class Backend:
 _ABSOLUTE_PATH_RE = re.compile(r"(?<![\w:/.])/(?:[^\s/'\"]+/)+([^\s/'\"]*)")
 
 
-def _public_path(value: Any) -> Any:
-    """A server path as the public sees it: relative to the project when inside it, else its last part."""
+def _shown_path(value: Any, detailed: bool) -> Any:
+    """A server path as /health shows it: relative to the project, or ``../…`` under its parent folder; elsewhere
+    the whole path for an authenticated (``detailed``) reader, its last part for anyone else. Not a path: as is."""
     if not isinstance(value, str) or not value.startswith("/"):
         return value
     from assistant.settings import PROJECT_ROOT
 
     path = Path(value)
-    try:
-        return str(path.relative_to(PROJECT_ROOT))
-    except ValueError:
-        return f"…/{path.name}"
+    for root, prefix in ((PROJECT_ROOT, ""), (PROJECT_ROOT.parent, "../")):
+        if path.is_relative_to(root):
+            return prefix + path.relative_to(root).as_posix()
+    return value if detailed else f"…/{path.name}"
 
 
 def _scrub_paths(value: Any) -> Any:

@@ -26,7 +26,7 @@ def test_local_mode_searches_while_another_thread_writes(tmp_path):
     store = build_store(QdrantSettings(path=tmp_path / "qdrant", embedded_engine="local", collection="t"), Path(tmp_path))
     assert store.engine == "local"
     rng = np.random.default_rng(0)
-    batches = [records(b, 100, rng) for b in range(12)]
+    batches = [records(b, 60, rng) for b in range(6)]
     store.ensure_collection(DIM)
     store.upsert(batches[0])
     errors: list[BaseException] = []
@@ -59,7 +59,7 @@ def test_local_mode_searches_while_another_thread_writes(tmp_path):
         thread.join(timeout=300)
     try:
         assert errors == []
-        assert store.count() == 100 + 11 * 80
-        assert store.count(SearchFilter(doc_ids=("d3",))) == 80
+        assert store.count() == 60 + 5 * 40
+        assert store.count(SearchFilter(doc_ids=("d3",))) == 40
     finally:
         store.close()

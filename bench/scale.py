@@ -306,7 +306,7 @@ def markdown(data: dict[str, Any]) -> str:
         "profil national : visibilité seule (tous territoires).",
         "- Index des champs : `territory` et `visibility` en mots-clés avec `is_tenant` (multi-locataire, comme "
         "recommandé par Qdrant ; la même demande est faite au moteur serveur, voir "
-        "`assistant/components/vector_store.py`).",
+        "`assistant/components/vector_store/qdrant.py`).",
         f"- Charge de la machine (2 cœurs partagés avec d'autres sessions) : au début {data['machine']['load_average_at_start']}, "
         f"à la fin {data['machine'].get('load_average_at_end')} ; par taille dans le JSON. Les durées sont donc aussi "
         f"données en rapport à la base de {p['sizes'][0]} passages mesurée dans la même exécution.",

@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from llama_index.core.schema import Document
 
+from indexing.code_context import chapter_contexts
 from indexing.markers import NUMBERED_HEADING_PREFIX, PAGE_BREAK
 
 SUPPORTED_SUFFIXES = (".md", ".markdown", ".txt", ".html", ".htm", ".docx", ".pdf", ".jsonl")
@@ -250,6 +251,9 @@ def _parse_jsonl(path: Path) -> ParsedFile:
         metadata = {k: record[k] for k in RECORD_METADATA_KEYS if record.get(k) is not None}
         metadata["title"] = str(record.get("title") or record_id)
         docs.append(Document(text=body, id_=record_id, metadata={"record_id": record_id, **metadata}))
+    for document, context in zip(docs, chapter_contexts([d.metadata["title"] for d in docs], [d.text for d in docs])):
+        if context:
+            document.metadata["context"] = context
     if not docs:
         raise ParseError("aucun enregistrement JSONL valide (champs « id » et « text » requis)")
     warnings = [warning] if warning else []

@@ -149,7 +149,9 @@ class IngestionPipeline:
                 continue
             seen_docs[doc_id] = source
             ocr_pages = set(document.metadata.get("ocr_pages") or ())
-            record_fields = {k: v for k, v in document.metadata.items() if k not in ("record_id", "title", "paged", "ocr_pages")}
+            record_fields = {k: v for k, v in document.metadata.items()
+                             if k not in ("record_id", "title", "paged", "ocr_pages", "context")}
+            context = document.metadata.get("context", "")  # embedded and indexed, never quoted (code_context.py)
             metadata = build_metadata(
                 doc_id=doc_id,
                 title=str(document.metadata.get("title") or doc_id),
@@ -166,7 +168,7 @@ class IngestionPipeline:
             suspected_chunks = 0
             for node in nodes:
                 section_path = node.metadata["section_path"]
-                embed_text = f"{metadata.title}\n{section_path}\n{node.text}" if section_path else f"{metadata.title}\n{node.text}"
+                embed_text = "\n".join(part for part in (metadata.title, context, section_path, node.text) if part)
                 payload = {
                     **base_payload,
                     "text": node.text,
@@ -176,6 +178,8 @@ class IngestionPipeline:
                     "chunk_index": node.metadata["chunk_index"],
                     "content_hash": _sha(node.text),
                 }
+                if context:
+                    payload["context"] = context
                 if node.metadata["page"] in ocr_pages:
                     payload["ocr"] = True  # « texte issu d'une numérisation » in the citation
                 # Instructions addressed to the assistant: flagged (never quoted, never sent to the LLM).

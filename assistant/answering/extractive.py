@@ -246,7 +246,7 @@ def choose_sentences(candidates: list[SentenceCandidate], probabilities: np.ndar
 
 def passage_pool(profile: QuestionProfile, passages: list[Passage]) -> PassagePool:
     """The passage features of one question (``profile``) against its retrieved passages."""
-    passage_terms = [set(terms(f"{p.title} {p.section_path} {p.text}")) for p in passages]
+    passage_terms = [set(terms(f"{p.title} {p.context} {p.section_path} {p.text}")) for p in passages]
     coverages = [profile.coverage(t) for t in passage_terms]
     rare = [profile.rare_coverage(t) for t in passage_terms]
     similarities = [p.similarity if p.similarity is not None else 0.0 for p in passages]
@@ -261,7 +261,7 @@ def passage_pool(profile: QuestionProfile, passages: list[Passage]) -> PassagePo
         passage_row(profile, similarity=similarities[i], best_similarity=max(similarities),
                     other_document_best=best_elsewhere(p.doc_id), rank=i, coverage=coverages[i],
                     max_coverage=max(coverages), rare_coverage=rare[i],
-                    heading_coverage=profile.coverage(set(terms(f"{p.title} {p.section_path}"))),
+                    heading_coverage=profile.coverage(set(terms(f"{p.title} {p.context} {p.section_path}"))),
                     article=p.article, text=p.text)
         for i, p in enumerate(passages)
     ]

@@ -43,18 +43,14 @@ class Passage(BaseModel):
     similarity: float | None = None  # cosine of the passage's dense vector with the query's (None: not known)
     ocr: bool = False  # text read by OCR from a scanned page
     suspected_instructions: tuple[str, ...] = ()  # sentences read at ingestion as orders to the assistant (in context)
+    context: str = ""  # what the passage is about when its text does not say it (a code article's chapter); never quoted
 
     @classmethod
     def from_point(cls, point: ScoredPoint) -> "Passage":
-        p = point.payload
-        return cls(
-            point_id=point.id, score=point.score, doc_id=p["doc_id"], title=p.get("title", p["doc_id"]),
-            doc_type=p.get("doc_type", ""), territory=p.get("territory", ""), section_path=p.get("section_path", ""),
-            article=p.get("article"), page=p.get("page"), text=p.get("text", ""), source_file=p.get("source_file", ""),
-            source_url=p.get("source_url"), date=p.get("date"), validity=p.get("validity", "en_vigueur"),
-            chunk_index=p.get("chunk_index", 0), ocr=bool(p.get("ocr")),
-            suspected_instructions=tuple(p.get("suspected_instructions") or ()),
-        )
+        """The payload keys are this model's field names (indexing/pipeline.py writes them); the others
+        (visibility, content_hash…) are ignored."""
+        payload = {key: value for key, value in point.payload.items() if value is not None}
+        return cls.model_validate({"title": payload["doc_id"], **payload, "point_id": str(point.id), "score": point.score})
 
     def location(self) -> str:
         return format_location(self.title, self.section_path, self.article, self.page, self.ocr)

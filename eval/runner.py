@@ -61,7 +61,7 @@ def _evaluate(question: EvalQuestion, flt: SearchFilter, services: Any, catalogu
 
     citations = _all_citations(response)
     cited_docs = [c.doc_id for c in citations]
-    cited_contexts = list(dict.fromkeys(c.passage for c in citations))
+    cited_contexts = list(dict.fromkeys(c.text for c in citations))
     contexts = [p.text for p in passages]
     gold = question.gold_doc_ids if question.answerable else []
     pairs = [(s.doc_id, s.section) for s in question.gold_sources]

@@ -167,7 +167,7 @@ def source_panel(citation: Citation) -> str:
     return (f'<article class="source-panel" aria-label="Source {citation.marker}">'
             f"<h3>[{citation.marker}] {escape(citation.title)}</h3><dl>{details}</dl>"
             f'<p class="passage-title">Passage cité (mots repris surlignés) :</p>'
-            f'<blockquote class="passage">{highlight(citation.passage, citation.quote)}</blockquote>'
+            f'<blockquote class="passage">{highlight(citation.text, citation.quote)}</blockquote>'
             f'<p>{document_anchor(citation, "Ouvrir le document à ce passage")}</p></article>')
 
 
@@ -256,8 +256,7 @@ def document_facts(meta: dict[str, Any]) -> str:
 
 
 def _passage_place(passage: dict[str, Any]) -> str:
-    parts = [passage["section_path"] or "", f"p. {passage['page']}" if passage["page"] else ""]
-    return " › ".join(x for x in parts if x) or "—"
+    return format_location("", passage["section_path"] or "", passage.get("article"), passage["page"]) or "—"
 
 
 def sources_text(citations: list[Citation]) -> str:

@@ -24,6 +24,7 @@ from typing import Any
 
 from lxml import html as lxml_html
 
+from assistant.retrieval.retriever import format_location
 from assistant.settings import PROJECT_ROOT
 from assistant.text.french import fold
 from indexing.pdfium import PDFIUM_LOCK
@@ -347,7 +348,7 @@ def passages_body(passages: list[dict[str, Any]], cited: int | None, note: str) 
         text = escape(p["text"]).replace("\n", "<br>")
         if p.get("chunk_index") == cited:
             text = f'<mark id="passage-{cited}">{text}</mark>'
-        place = " › ".join(x for x in (p.get("section_path") or "", f"p. {p['page']}" if p.get("page") else "") if x)
+        place = format_location("", p.get("section_path") or "", p.get("article"), p.get("page"))
         heading = f"<h2>{escape(place)}</h2>" if place else ""
         sections.append(f"<section>{heading}<p>{text}</p></section>")
     return f'<p class="note">{escape(note)}</p><div class="passages">{"".join(sections)}</div>'

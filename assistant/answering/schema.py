@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Literal
 from urllib.parse import quote
 
-from pydantic import BaseModel, Field, computed_field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, computed_field
 
-from assistant.retrieval.retriever import format_location
+from assistant.retrieval.retriever import Passage
 
 AnswerMode = Literal["generatif", "extractif"]
 PracticeStatus = Literal["conforme", "divergent", "contraire", "non_trouve"]
@@ -18,27 +18,24 @@ class Turn(BaseModel):
     content: str
 
 
-class Citation(BaseModel):
-    """``[marker]`` in the answer points to this passage."""
+class Citation(Passage):
+    """``[marker]`` in the answer points to this passage: the retrieved chunk itself (every field of
+    :class:`Passage`), its marker and the words quoted from it. Its text is served as ``passage``."""
+
+    model_config = ConfigDict(serialize_by_alias=True)
 
     marker: int
-    doc_id: str
-    title: str
-    doc_type: str
-    territory: str
-    section_path: str = ""
-    article: str | None = None
-    page: int | None = None
-    ocr: bool = Field(False, description="The passage was read by OCR from a scanned page.")
-    passage: str
+    text: str = Field(validation_alias=AliasChoices("text", "passage"), serialization_alias="passage")
     quote: str | None = Field(None, description="The exact words of the passage the sentence relies on.")
-    source_file: str = ""
-    date: str | None = None
+    # A citation read back from a stored answer (harmonisation runs) may predate these fields.
+    point_id: str = ""
     score: float = 0.0
     chunk_index: int | None = Field(None, description="The passage's position in its document (viewer anchor).")
+    suspected_instructions: tuple[str, ...] = Field((), exclude=True)
 
-    def location(self) -> str:
-        return format_location(self.title, self.section_path, self.article, self.page, self.ocr)
+    @classmethod
+    def of(cls, marker: int, passage: Passage, quote: str | None = None) -> "Citation":
+        return cls(marker=marker, quote=quote, **passage.model_dump())
 
     @computed_field(description="Relative link to the document viewer, opened at the cited page or passage.")
     @property

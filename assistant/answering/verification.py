@@ -49,7 +49,7 @@ class CitationVerifier:
             return SentenceCheck(sentence=body, markers=[], supported=False, support=0.0, reason="aucune citation")
         if not known:
             return SentenceCheck(sentence=body, markers=markers, supported=False, support=0.0, reason="citation inexistante")
-        evidence = " ".join(c.passage for c in known)
+        evidence = " ".join(c.text for c in known)
         evidence_norm = normalise_space(evidence)
         for quote in _QUOTE_RE.findall(body):
             if normalise_space(quote) not in evidence_norm:

@@ -204,7 +204,7 @@ class AnswerStages:
         for sentence in ordered:
             if sentence.passage_index not in markers:
                 markers[sentence.passage_index] = len(markers) + 1
-                citations.append(_citation(markers[sentence.passage_index], passages[sentence.passage_index], quote=sentence.text))
+                citations.append(Citation.of(markers[sentence.passage_index], passages[sentence.passage_index], quote=sentence.text))
             marker = markers[sentence.passage_index]
             lines.append(f"« {sentence.text} » [{marker}]")
         for citation in citations:
@@ -346,7 +346,7 @@ class AnswerWorkflow(Workflow):
                 response.mode = "extractif"
             response.timings["generate"] = time.perf_counter() - t0
             if response.mode == "generatif":
-                citations = [_citation(i, p) for i, p in enumerate(context, start=1)]
+                citations = [Citation.of(i, p) for i, p in enumerate(context, start=1)]
                 return DraftReady(response=response, passages=passages, evidence=ev.evidence, text="".join(parts).strip(),
                                   citations=citations, generated=True, streamed=streamed)
         text, citations = self.stages.extractive(ev.evidence, passages)
@@ -473,9 +473,3 @@ def _merge(lists: list[list[Passage]], limit: int) -> list[Passage]:
                 merged.append(ranked[rank])
     return merged[:limit]
 
-
-def _citation(marker: int, p: Passage, quote: str | None = None) -> Citation:
-    return Citation(marker=marker, doc_id=p.doc_id, title=p.title, doc_type=p.doc_type, territory=p.territory,
-                    section_path=p.section_path, article=p.article, page=p.page, ocr=p.ocr, passage=p.text, quote=quote,
-                    source_file=p.source_file, date=p.date, score=p.score,
-                    chunk_index=p.chunk_index)

@@ -59,12 +59,15 @@ class Passage(BaseModel):
 def format_location(title: str, section_path: str = "", article: str | None = None, page: int | None = None,
                     ocr: bool = False) -> str:
     """The one place a citation's place is written: « Titre › section › article L232-1, p. 3 » (the article when
-    the section does not already name it; the OCR note after a page read from a scan)."""
-    parts = [title] + ([section_path] if section_path else [])
+    the section does not already name it; the OCR note after a page read from a scan). Without ``title``: the
+place within its document (« section, p. 3 »)."""
+    parts = [part for part in (title, section_path) if part]
     if article and f"rticle {article}" not in " ".join(parts):
         parts.append(f"article {article}")
     where = " › ".join(str(p) for p in parts)
-    return f"{where}, p. {page}{OCR_NOTE if ocr else ''}" if page else where
+    if not page:
+        return where
+    return ", ".join(x for x in (where, f"p. {page}{OCR_NOTE if ocr else ''}") if x)
 
 
 @dataclass

@@ -40,7 +40,7 @@ def test_answer_shows_its_confidence_band():
 
 def test_highlight_marks_each_quoted_part_across_line_breaks():
     c = citation()
-    html = render.highlight(c.passage, c.quote)
+    html = render.highlight(c.text, c.quote)
     assert html.count("<mark>") == 2
     assert "<mark>Le président notifie la décision</mark>" in html
     assert "<mark>dans un délai de deux mois.</mark>" in html

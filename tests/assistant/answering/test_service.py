@@ -35,7 +35,7 @@ def test_extractive_answer_quotes_and_cites_the_right_article(small_index):
     assert "GIR 1 à 4" in response.answer
     for c in response.citations:  # every quote is verbatim in its passage
         for part in (c.quote or "").split(" […] "):
-            assert part in c.passage
+            assert part in c.text
     assert response.verification.checked >= 1 and response.verification.all_supported
     assert "allocation personnalisée d'autonomie" in response.glossary_added
     assert {"retrieve", "select", "verify", "total"} <= set(response.timings)
@@ -102,7 +102,7 @@ def test_unverifiable_draft_falls_back_to_the_extractive_answer(small_index, stu
     assert response.citations and response.verification.all_supported
     for c in response.citations:  # the quotes are exact again
         for part in (c.quote or "").split(" […] "):
-            assert part in c.passage
+            assert part in c.text
     # the draft was streamed as it came, then the answer that replaces it
     assert items[:-1] == [*draft, "\n\n" + response.answer]
     assert {"analyse", "retrieve", "select", "generate", "verify", "total"} <= set(response.timings)

@@ -81,7 +81,7 @@ def test_matrix_statuses_reasons_and_citations_of_each_territory(harmonisation):
     for cell in matrix.cells:
         if cell.status != "non_trouve":
             assert cell.citations and all(c.territory == cell.territory for c in cell.citations), cell
-            passages = " ".join(c.passage for c in cell.citations)
+            passages = " ".join(c.text for c in cell.citations)
             assert all(sentence in passages for sentence in cell.quote.split(" […] ")), cell
     assert matrix.documents["dep13-rdas"] and matrix.timings["per_cell_s"] > 0
     assert matrix.run_id == 1

@@ -94,6 +94,12 @@ class QdrantSettings(BaseModel):
     shard_number: int | None = Field(None, ge=1)
     replication_factor: int | None = Field(None, ge=1)
     upsert_batch_size: int = Field(64, ge=1)
+    edge_quantization: Literal["none", "int8"] = Field(
+        "none",
+        description="Qdrant Edge index, fixed at its creation: 'int8' keeps int8 scalar-quantized copies of the "
+        "dense vectors in RAM (HNSW build and search, rescored on the originals) and the float originals on "
+        "disk (mmap): the national-scale setting measured in bench/results/scale.md; 'none' = floats in RAM.",
+    )
 
     @model_validator(mode="after")
     def _one_location(self) -> "QdrantSettings":

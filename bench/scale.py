@@ -10,15 +10,29 @@ source's BM25 terms (a quarter dropped at random), assigned to a territory and t
 - 30 % national texts (public); 70 % territorial, spread evenly over the 101 territories, half of them
   public, half visible to the département's group only (``dep-<code>``, some also ``mdph-<code>``).
 
-Each size is built in its own process through the product's ``EdgeStore`` (payload indexes, ``territory``
-and ``visibility`` with ``is_tenant``): write time (upserts), optimise time (HNSW graph, at close), disk.
-Then a fresh process opens the index and times filtered hybrid queries (dense + BM25, RRF in Qdrant, the
-shipped retrieval settings) for real questions, as a user of one département (visibility + territory
-filter) and as a national user (visibility filter only): p50/p95, and its memory (RSS). The indexes are
-deleted afterwards (``--keep`` keeps them).
+Each size goes through three stages, each in its own process, each saving its figures to
+``<index-root>/<stage>-<size>.json`` before the next starts (``--resume`` reuses them and the kept index,
+so a crash or a stop loses one stage, not the run):
 
-    python -m bench.scale                         # 20k (baseline), 200k, 1M
-    python -m bench.scale --sizes 20000,200000    # smaller run
+1. ``write``: upserts through the product's ``EdgeStore`` (payload indexes, ``territory`` and ``visibility``
+   with ``is_tenant``), then flushes and closes the shard without optimising (write time, disk);
+2. ``optimize``: reopens the index and runs Qdrant Edge's optimisers once, in one pass over the bulk write
+   (HNSW graph, payload-index segments, quantized vectors): optimise time, CPU time, disk;
+3. ``query``: a fresh process opens the index and times filtered hybrid queries (dense + BM25, RRF in
+   Qdrant, the shipped retrieval settings) for real questions, as a user of one département (visibility
+   + territory filter) and as a national user (visibility filter only): p50/p95, memory (RSS), and the
+   dense branch's recall@10 against an exact (brute-force) search under the same filter.
+
+The parent samples each stage's memory (RSS, anonymous RSS) and the index's disk every few seconds into
+``<stage>-<size>.progress`` and stops a stage past ``--max-rss-gib`` or ``--stage-timeout``: a stopped
+optimisation still reports its elapsed time, memory and disk. The index is created with
+``qdrant.edge_quantization`` = ``--edge-quantization`` (default ``int8``, the national setting: int8
+copies of the vectors in RAM, float originals on disk); ``none`` measures the product's default. The
+indexes are deleted after their queries (``--keep`` keeps them).
+
+    python -m bench.scale                                   # 20k (baseline), 200k, 1M
+    python -m bench.scale --sizes 20000,200000              # smaller run
+    python -m bench.scale --resume --keep                   # go on after a stop, reusing finished stages
 """
 
 from __future__ import annotations
@@ -27,6 +41,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -60,6 +75,9 @@ NOISE_SIGMA = 0.032  # per dimension, on unit vectors of 384 dimensions: cosine 
 TERM_DROP = 0.25
 BATCH = 2048
 TARGET_P95_MS = 50.0
+STAGES = ("write", "optimize", "query")
+RECALL_K = 10
+SAMPLE_S = 1.0
 assert len(TERRITORIES) == 101
 
 
@@ -146,11 +164,14 @@ def generate(size: int, sources: dict[str, Any], settings: Settings, seed: int =
         yield records
 
 
-# --- workers (one process each) -------------------------------------------------------------------
-def worker_build(size: int, index_dir: Path, sources_file: Path, progress: Path | None = None) -> dict[str, Any]:
-    """Builds the index; ``progress`` receives the figures known so far after each phase (a run stopped
-    during the optimisation still tells its write time and a lower bound of the optimisation's)."""
-    settings = bench_settings(index_dir)
+# --- workers (one process per stage) --------------------------------------------------------------
+def stage_settings(index_dir: Path, quantization: str) -> Settings:
+    return bench_settings(index_dir, qdrant={"edge_quantization": quantization})
+
+
+def worker_write(size: int, index_dir: Path, sources_file: Path, quantization: str) -> dict[str, Any]:
+    """Writes the points, then flushes and closes the shard without optimising (the next stage does)."""
+    settings = stage_settings(index_dir, quantization)
     sources = dict(np.load(sources_file))
     store = open_store(settings)
     store.ensure_collection(int(sources["vectors"].shape[1]))
@@ -167,40 +188,57 @@ def worker_build(size: int, index_dir: Path, sources_file: Path, progress: Path 
         store.upsert(records)
         write_s += time.perf_counter() - t0
         write_cpu_s += time.process_time() - c0
-    total_s = time.perf_counter() - started
-    load_mid = load_average()
-    known = {"points_written": size, "write_s": round(write_s, 1), "write_cpu_s": round(write_cpu_s, 1),
-             "optimize_started": time.strftime("%H:%M:%S"), "load_average_before_optimize": load_mid}
-    if progress:
-        progress.write_text(json.dumps(known), encoding="utf-8")
-    t0, c0 = time.perf_counter(), time.process_time()
-    store.optimize()  # HNSW graph and payload index segments
-    optimize_s, optimize_cpu_s = time.perf_counter() - t0, time.process_time() - c0
     t0 = time.perf_counter()
     count = store.count()
-    schema = {name: {"type": str(info.data_type).split(".")[-1], "is_tenant": getattr(info.params, "is_tenant", None)}
-              for name, info in store._require().info().payload_schema.items()}
+    store._dirty = False  # staged build: close() flushes only; the optimize stage builds the index
     store.close()
-    close_s = time.perf_counter() - t0
-    return {
-        "points": count, "write_s": round(write_s, 1), "points_per_s_write": round(size / write_s),
-        "write_cpu_s": round(write_cpu_s, 1), "optimize_cpu_s": round(optimize_cpu_s, 1),
-        "generate_s": round(generate_s, 1), "build_wall_s": round(total_s, 1), "optimize_s": round(optimize_s, 1),
-        "close_s": round(close_s, 1), "disk_mib": folder_mb(index_dir), "build_peak_rss_mib": _peak_rss_mib(),
-        "payload_indexes": schema, "load_average_before_optimize": load_mid, "load_average_after": load_average(),
-    }
+    return {"points": count, "write_s": round(write_s, 1), "points_per_s_write": round(size / write_s),
+            "write_cpu_s": round(write_cpu_s, 1), "generate_s": round(generate_s, 1),
+            "flush_close_s": round(time.perf_counter() - t0, 1), "stage_wall_s": round(time.perf_counter() - started, 1),
+            "disk_mib": folder_mb(index_dir), "disk_mib_by_folder": _disk_by_folder(index_dir),
+            "peak_rss_mib": _status_mib("VmHWM:"), "load_average_after": load_average()}
 
 
-def worker_query(size: int, index_dir: Path, sources_file: Path, queries: int) -> dict[str, Any]:
+def worker_optimize(size: int, index_dir: Path, quantization: str) -> dict[str, Any]:
+    """Reopens the written index and runs the optimisers until none is planned (one pass over the bulk)."""
+    settings = stage_settings(index_dir, quantization)
+    t0 = time.perf_counter()
+    store = open_store(settings)
+    open_s = time.perf_counter() - t0
+    shard = store._require()
+    before = shard.info()
+    load_before = load_average()
+    t0, c0 = time.perf_counter(), time.process_time()
+    shard.optimize()  # HNSW graph, payload index segments, quantized vectors
+    optimize_s, optimize_cpu_s = time.perf_counter() - t0, time.process_time() - c0
+    info = shard.info()
+    schema = {name: {"type": str(i.data_type).split(".")[-1], "is_tenant": getattr(i.params, "is_tenant", None)}
+              for name, i in info.payload_schema.items()}
+    t0 = time.perf_counter()
+    store.close()
+    return {"points": info.points_count, "optimize_s": round(optimize_s, 1), "optimize_cpu_s": round(optimize_cpu_s, 1),
+            "open_s": round(open_s, 1), "close_s": round(time.perf_counter() - t0, 1),
+            "segments_before": before.segments_count, "segments": info.segments_count,
+            "indexed_vectors": info.indexed_vectors_count, "disk_mib": folder_mb(index_dir),
+            "disk_mib_by_folder": _disk_by_folder(index_dir), "payload_indexes": schema,
+            "peak_rss_mib": _status_mib("VmHWM:"), "load_average_before": load_before,
+            "load_average_after": load_average()}
+
+
+def worker_query(size: int, index_dir: Path, sources_file: Path, queries: int, recall_queries: int,
+                 quantization: str) -> dict[str, Any]:
+    import qdrant_edge as qe
+
+    from assistant.components.vector_store.edge import to_edge_filter
     from assistant.components.sparse import FrenchBM25Encoder
-    from assistant.components.vector_store import SearchFilter
+    from assistant.components.vector_store import DENSE, SearchFilter
 
-    settings = bench_settings(index_dir)
+    settings = stage_settings(index_dir, quantization)
     sources = dict(np.load(sources_file))
     t0 = time.perf_counter()
     store = open_store(settings)
     open_s = time.perf_counter() - t0
-    rss_open = _rss_mib()
+    rss_open = _status_mib("VmRSS:")
     encoder = FrenchBM25Encoder(settings.sparse)
     questions = [str(q) for q in sources["questions"]]
     sparse = [encoder.encode_query(q) for q in questions]
@@ -230,69 +268,162 @@ def worker_query(size: int, index_dir: Path, sources_file: Path, queries: int) -
             territories = set(search_filter.territories) | {"national"} if search_filter.territories else None
             foreign += sum(1 for p in found if not allowed & set(p.payload["visibility"])
                            or (territories and p.payload["territory"] not in territories))
-        results[user] = latency_summary(seconds) | {"mean_hits": round(float(np.mean(hits)), 2),
-                                                    "queries": queries, "forbidden_results": foreign}
-    results["rss_after_queries_mib"] = _rss_mib()
-    results["peak_rss_mib"] = _peak_rss_mib()
+        # the dense branch as the product runs it (HNSW, quantized vectors if any) against brute force
+        shard, overlap = store._require(), []
+        for i in range(recall_queries):
+            q, edge_filter = i % len(questions), to_edge_filter(make_filter())
+            found_ids = [[p.id for p in shard.query(qe.QueryRequest(
+                limit=RECALL_K, query=qe.Query.Nearest(np.asarray(sources["query_vectors"][q], dtype=np.float32),
+                                                       using=DENSE),
+                filter=edge_filter, with_payload=False, params=params))]
+                for params in (None, qe.SearchParams(exact=True))]
+            overlap.append(len(set(found_ids[0]) & set(found_ids[1])) / max(len(found_ids[1]), 1))
+        results[user] = latency_summary(seconds) | {
+            "mean_hits": round(float(np.mean(hits)), 2), "queries": queries, "forbidden_results": foreign,
+            f"dense_recall_at_{RECALL_K}": round(float(np.mean(overlap)), 3) if overlap else None,
+            "recall_queries": recall_queries}
+    results["rss_after_queries_mib"] = _status_mib("VmRSS:")
+    results["rss_anon_after_queries_mib"] = _status_mib("RssAnon:")
+    results["peak_rss_mib"] = _status_mib("VmHWM:")
     store.close()
     results["load_average_after"] = load_average()
     return results
 
 
-def _peak_rss_mib() -> float:
-    """This process's own peak (VmHWM): ``ru_maxrss`` would keep the parent's peak across fork and exec."""
-    return _status_mib("VmHWM:")
-
-
-def _rss_mib() -> float:
-    return _status_mib("VmRSS:")
-
-
-def _status_mib(key: str) -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(key):
-            return round(int(line.split()[1]) / 1024, 1)
+def _status_mib(key: str, pid: int | str = "self") -> float:
+    """A memory line of ``/proc/<pid>/status`` (``VmHWM`` is the process's own peak: ``ru_maxrss`` would keep
+    the parent's across fork and exec)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(key):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
     return 0.0
 
 
-def run_worker(kind: str, size: int, index_dir: Path, sources_file: Path, queries: int) -> dict[str, Any]:
-    result_file = index_dir.parent / f"{kind}-{size}.json"
-    command = [sys.executable, "-m", "bench.scale", "--worker", kind, "--size", str(size), "--index-dir", str(index_dir),
-               "--sources", str(sources_file), "--queries", str(queries), "--result", str(result_file)]
+def _disk_by_folder(index_dir: Path) -> dict[str, float]:
+    """Disk of the shard's sub-folders (segments, wal, the optimiser's temporary segments…)."""
+    shards = list(Path(index_dir).glob("edge/*"))
+    return {f.name: folder_mb(f) for shard in shards if shard.is_dir() for f in shard.iterdir() if f.is_dir()}
+
+
+def run_stage(stage: str, size: int, index_dir: Path, sources_file: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """Runs one stage in a child process (``nice``d like its parent) and watches it: memory and disk samples
+    go to ``<stage>-<size>.progress``; past ``--max-rss-gib`` of anonymous memory or ``--stage-timeout`` the
+    child is stopped and the result holds what was measured until then (``partial``)."""
+    root = index_dir.parent
+    result_file, progress_file, log_file = (root / f"{stage}-{size}{ext}" for ext in (".json", ".progress", ".log"))
+    result_file.unlink(missing_ok=True)
+    command = [sys.executable, "-m", "bench.scale", "--worker", stage, "--size", str(size), "--index-dir", str(index_dir),
+               "--sources", str(sources_file), "--queries", str(args.queries), "--recall-queries", str(args.recall_queries),
+               "--edge-quantization", args.edge_quantization, "--result", str(result_file)]
     env = os.environ | {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    done = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
-    if done.returncode != 0 or not result_file.exists():
-        return {"error": f"code {done.returncode} : {done.stderr.strip()[-1500:]}"}
-    return json.loads(result_file.read_text(encoding="utf-8"))
+    started, last_disk, stop_reason = time.perf_counter(), 0.0, None
+    peak = {"rss_mib": 0.0, "rss_anon_mib": 0.0}
+    progress: dict[str, Any] = {"stage": stage, "started": time.strftime("%H:%M:%S"), "load_average_at_start": load_average()}
+    with log_file.open("w", encoding="utf-8") as log:
+        child = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        while child.poll() is None:
+            rss, anon = _status_mib("VmRSS:", child.pid), _status_mib("RssAnon:", child.pid)
+            peak = {"rss_mib": max(peak["rss_mib"], rss), "rss_anon_mib": max(peak["rss_anon_mib"], anon)}
+            elapsed = time.perf_counter() - started
+            progress |= {"elapsed_s": round(elapsed), "rss_mib": rss, "rss_anon_mib": anon,
+                         "peak_rss_mib": peak["rss_mib"], "peak_rss_anon_mib": peak["rss_anon_mib"],
+                         "load_average": load_average()}
+            if elapsed - last_disk >= 30 and index_dir.exists():
+                progress["disk_mib_by_folder"], last_disk = _disk_by_folder(index_dir), elapsed
+            progress_file.write_text(json.dumps(progress, ensure_ascii=False), encoding="utf-8")
+            if anon > args.max_rss_gib * 1024:
+                stop_reason = f"mémoire anonyme {anon:.0f} Mio > {args.max_rss_gib} Gio"
+            elif args.stage_timeout and elapsed > args.stage_timeout:
+                stop_reason = f"durée {elapsed:.0f} s > {args.stage_timeout} s"
+            if stop_reason:
+                child.send_signal(signal.SIGTERM)
+                try:
+                    child.wait(60)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+                    child.wait()
+                break
+            time.sleep(SAMPLE_S)
+    watched = {"watch_peak_rss_mib": peak["rss_mib"], "watch_peak_rss_anon_mib": peak["rss_anon_mib"]}
+    if child.returncode != 0 or not result_file.exists():
+        if index_dir.exists():
+            progress["disk_mib_by_folder"] = _disk_by_folder(index_dir)
+        tail = log_file.read_text(encoding="utf-8", errors="replace").strip()[-1500:]
+        return {"error": stop_reason or f"code {child.returncode} : {tail}",
+                "partial": progress | {"elapsed_s": round(time.perf_counter() - started)}}
+    return json.loads(result_file.read_text(encoding="utf-8")) | watched
+
+
+def run_size(size: int, sources_file: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """The three stages of one size; with ``--resume``, finished stages (their JSON, and the index for the
+    stages after them) are reused."""
+    index_dir = args.index_root / f"index-{size}"
+    done: dict[str, Any] = {}
+    if args.resume:
+        for stage in STAGES:
+            result_file = args.index_root / f"{stage}-{size}.json"
+            if not result_file.exists():
+                break
+            done[stage] = json.loads(result_file.read_text(encoding="utf-8")) | {"reused": True}
+        if len(done) < len(STAGES) and not index_dir.exists():
+            done = {}  # the index of the finished stages is gone: start again
+    result: dict[str, Any] = {}
+    for stage in STAGES:
+        if stage in done:
+            result[stage] = done[stage]
+            print(f"[{size}] {stage} : repris de l'exécution précédente", flush=True)
+            continue
+        if stage == "write":
+            shutil.rmtree(index_dir, ignore_errors=True)
+        print(f"[{size}] {stage}…", flush=True)
+        result[stage] = run_stage(stage, size, index_dir, sources_file, args)
+        print(f"[{size}] {stage} : {json.dumps(result[stage], ensure_ascii=False)[:600]}", flush=True)
+        if "error" in result[stage]:
+            return result  # the index stays for --resume
+    if not args.keep:
+        shutil.rmtree(index_dir, ignore_errors=True)
+    return result
 
 
 # --- report ---------------------------------------------------------------------------------------
 def markdown(data: dict[str, Any]) -> str:
     p = data["parameters"]
-    rows, ratio_rows = [], []
+    rows, ratio_rows, notes = [], [], []
+    recall = f"dense_recall_at_{RECALL_K}"
     base = data["sizes"].get(str(p["sizes"][0]), {})
-    for size, r in data["sizes"].items():
-        b, q = r.get("build", {}), r.get("query", {})
-        if "partial" in b:  # stopped during the optimisation: what was measured before
-            part = b["partial"]
-            rows.append([int(size), part["write_s"], part.get("write_cpu_s"), round(int(size) / part["write_s"]),
-                         f"> {part['optimize_elapsed_s']} (arrêtée)", f"> {part.get('optimize_cpu_s', '?')}",
-                         round(part["disk_mib_before_optimize"] / 1024, 2), None, None, None, None, None, None, None])
+    for size, r in sorted(data["sizes"].items(), key=lambda item: int(item[0])):
+        w, o, q = r.get("write", {}), r.get("optimize", {}), r.get("query", {})
+        failed = next((stage for stage in STAGES if "error" in r.get(stage, {})), None)
+        if failed or not q:
+            part = r.get(failed, {}).get("partial", {}) if failed else {}
+            opt = (f"> {part.get('elapsed_s')} (arrêtée)" if failed == "optimize" else o.get("optimize_s"))
+            rows.append([int(size), w.get("write_s"), w.get("write_cpu_s"), w.get("points_per_s_write"), opt,
+                         o.get("optimize_cpu_s"), None, None, None, _gib(part.get("peak_rss_anon_mib")),
+                         None, None, None, None, None, None, None])
+            if failed:
+                stop = ", ".join(f"{k} {v:.0f} Mio" for k, v in (part.get("disk_mib_by_folder") or {}).items())
+                notes.append(f"- **{_n(size)} passages : étape « {failed} » arrêtée** ({r[failed]['error'][:300]}) "
+                             f"après {part.get('elapsed_s')} s ; mémoire du processus à l'arrêt {part.get('rss_mib')} Mio "
+                             f"(anonyme {part.get('rss_anon_mib')} Mio, pic {part.get('peak_rss_anon_mib')} Mio) ; "
+                             f"disque à l'arrêt : {stop or '—'} ; charge {part.get('load_average')}.")
             continue
-        if "error" in b or "error" in q:
-            rows.append([int(size), "échec", (b.get("error") or q.get("error", ""))[:200]] + [None] * 11)
-            continue
-        rows.append([int(size), b["write_s"], b.get("write_cpu_s"), b["points_per_s_write"], b["optimize_s"],
-                     b.get("optimize_cpu_s"), round(b["disk_mib"] / 1024, 2),
-                     round(b["disk_mib"] / int(size) * 100_000 / 1024, 2), q["rss_after_queries_mib"],
+        build_peak = max(w.get("watch_peak_rss_anon_mib", 0), o.get("watch_peak_rss_anon_mib", 0))
+        rows.append([int(size), w["write_s"], w["write_cpu_s"], w["points_per_s_write"], o["optimize_s"],
+                     o["optimize_cpu_s"], round(o["disk_mib"] / 1024, 2), round(o["disk_mib"] / int(size) * 100_000 / 1024, 2),
+                     q["rss_after_queries_mib"], _gib(build_peak),
                      q["département"]["p50_ms"], q["département"]["p95_ms"], q["national"]["p50_ms"], q["national"]["p95_ms"],
+                     q["département"].get(recall), q["national"].get(recall),
                      q["département"]["forbidden_results"] + q["national"]["forbidden_results"]])
-        bb, bq = base.get("build", {}), base.get("query", {})
-        if bb and bq and "error" not in bb and "error" not in bq:
-            ratio_rows.append([int(size), round(int(size) / p["sizes"][0], 1),
-                               round(b["write_s"] / bb["write_s"], 1), round(b["optimize_s"] / max(bb["optimize_s"], 0.1), 1),
+        bw, bo, bq = base.get("write", {}), base.get("optimize", {}), base.get("query", {})
+        if all(x and "error" not in x for x in (bw, bo, bq)):
+            ratio_rows.append([int(size), round(int(size) / p["sizes"][0], 1), round(w["write_s"] / bw["write_s"], 1),
+                               round(o["optimize_s"] / max(bo["optimize_s"], 0.1), 1),
                                round(q["département"]["p95_ms"] / bq["département"]["p95_ms"], 2),
                                round(q["national"]["p95_ms"] / bq["national"]["p95_ms"], 2)])
+    quantized = p["edge_quantization"] == "int8"
     lines = [
         *report_head("passage à l'échelle nationale (moteur embarqué Qdrant Edge)", data),
         f"- Passages réels : {p['real_passages']} (CASF et service-public, vecteurs du modèle `{p['embedding']}` / "
@@ -300,48 +431,54 @@ def markdown(data: dict[str, Any]) -> str:
         f"dimension, cosinus moyen à la source {p['copy_cosine_mean']}, {int(p['term_drop'] * 100)} % des termes BM25 retirés) ; "
         f"{p['territories']} territoires, {int(p['national_share'] * 100)} % de textes nationaux, "
         f"{int(p['restricted_share'] * 100)} % des textes territoriaux réservés au groupe du département.",
+        f"- Réglage de l'index : `qdrant.edge_quantization: {p['edge_quantization']}` — "
+        + ("copies int8 (quantification scalaire) des vecteurs épinglées en RAM, utilisées pour construire le graphe "
+           "HNSW et pour chercher, résultats re-notés sur les vecteurs d'origine (float32), gardés sur disque (mmap) ; "
+           "le réglage national de docs/deploiement.md. HNSW par défaut de Qdrant (m 16, ef_construct 100)."
+           if quantized else "vecteurs float32 en RAM (défaut du produit), HNSW par défaut de Qdrant (m 16, ef_construct 100)."),
         f"- Requêtes : {p['queries']} par profil, {p['questions']} vraies questions (service-public, CASF), hybride "
         f"dense + BM25 fusionné dans Qdrant, réglages livrés (top_k {p['top_k']}, prefetch {p['prefetch_k']}). "
         "Profil département : visibilité (public + groupes du département) et territoire (département + national) ; "
-        "profil national : visibilité seule (tous territoires).",
+        f"profil national : visibilité seule (tous territoires). Rappel@{RECALL_K} : la branche dense telle que le "
+        f"produit la lance, comparée à une recherche exacte (force brute) sous le même filtre, sur {p['recall_queries']} "
+        "requêtes par profil.",
         "- Index des champs : `territory` et `visibility` en mots-clés avec `is_tenant` (multi-locataire, comme "
         "recommandé par Qdrant ; la même demande est faite au moteur serveur, voir "
         "`assistant/components/vector_store/qdrant.py`).",
+        "- Construction en trois étapes, chacune dans son processus : écriture (upserts, puis fermeture sans "
+        "optimiser), optimisation en une passe après l'écriture en bloc (graphe HNSW, segments, vecteurs quantifiés), "
+        "requêtes. Chaque processus tourne avec `nice -n 10` ; la mémoire est échantillonnée toutes les "
+        f"{SAMPLE_S:.0f} s (« pic construction » : mémoire anonyme, hors pages de fichiers projetées).",
         f"- Charge de la machine (2 cœurs partagés avec d'autres sessions) : au début {data['machine']['load_average_at_start']}, "
-        f"à la fin {data['machine'].get('load_average_at_end')} ; par taille dans le JSON. Les durées sont donc aussi "
+        f"à la fin {data['machine'].get('load_average_at_end')} ; par étape dans le JSON. Les durées sont donc aussi "
         f"données en rapport à la base de {p['sizes'][0]} passages mesurée dans la même exécution.",
         "",
         "## Mesures",
         "",
         md_table(["passages", "écriture (s)", "écriture (s CPU)", "points/s", "optimisation (s)", "optimisation (s CPU)",
-                  "disque (Gio)", "disque / 100k (Gio)",
-                  "RAM en service (Mio)", "département p50 (ms)", "département p95 (ms)", "national p50 (ms)",
-                  "national p95 (ms)", "résultats interdits"], rows),
+                  "disque (Gio)", "disque / 100k (Gio)", "RAM en service (Mio)", "pic construction (Gio)",
+                  "département p50 (ms)", "département p95 (ms)", "national p50 (ms)", "national p95 (ms)",
+                  f"rappel@{RECALL_K} département", f"rappel@{RECALL_K} national", "résultats interdits"], rows),
         "",
         f"## Rapports à la base de {p['sizes'][0]} passages (même exécution)",
         "",
         md_table(["passages", "× passages", "× écriture", "× optimisation", "× p95 département", "× p95 national"], ratio_rows),
         "",
+        *notes,
     ]
-    for size, r in data["sizes"].items():
-        part = r.get("build", {}).get("partial")
-        if part:
-            stop = ", ".join(f"{k} {v} Mio" for k, v in (part.get("disk_mib_at_stop") or {}).items())
-            lines.append(
-                f"- **{_n(size)} passages : construction arrêtée pendant l'optimisation** ({r['build']['error']}). Mesuré : "
-                f"écriture de {_n(part['points_written'])} points en {part['write_s']} s ({part.get('write_cpu_s')} s CPU) ; "
-                f"optimisation (graphe HNSW) encore en cours après {part['optimize_elapsed_s']} s ; disque des segments avant "
-                f"optimisation {part['disk_mib_before_optimize']} Mio (à l'arrêt : {stop}) ; mémoire du processus de "
-                f"construction à l'arrêt {part.get('rss_mib_at_stop')} Mio, pic {part.get('peak_rss_mib_vmhwm')} Mio. "
-                "Latences non mesurées à cette taille : voir docs/deploiement.md pour l'extrapolation et sa limite.")
     target = data["sizes"].get("1000000", {}).get("query", {})
     if target and "error" not in target:
         worst = max(target["département"]["p95_ms"], target["national"]["p95_ms"])
         lines.append(f"- Objectif p95 ≤ {TARGET_P95_MS:.0f} ms à 1 000 000 passages sur 2 cœurs : "
-                     f"**{'atteint' if worst <= TARGET_P95_MS else 'NON atteint'}** (pire profil {worst} ms).")
+                     f"**{'atteint' if worst <= TARGET_P95_MS else 'NON atteint'}** (pire profil {worst} ms, "
+                     f"RAM en service {target['rss_after_queries_mib']} Mio).")
     lines.append("- « RAM en service » : mémoire résidente du processus qui a ouvert l'index et répondu aux requêtes "
-                 "(modèle d'embedding non chargé) ; la construction (pic dans le JSON) coûte davantage.")
+                 "(modèle d'embedding non chargé), pages de fichiers projetées comprises ; la construction coûte davantage.")
     return "\n".join(lines) + "\n"
+
+
+def _gib(mib: float | None) -> float | None:
+    return round(mib / 1024, 2) if mib else None
 
 
 def _n(value: Any) -> str:
@@ -353,10 +490,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="tailles d'index ; la première sert de base")
     parser.add_argument("--real", type=int, default=2000, help="passages réels embarqués")
     parser.add_argument("--queries", type=int, default=200, help="requêtes par profil")
+    parser.add_argument("--recall-queries", type=int, default=50, help="requêtes par profil pour le rappel dense")
+    parser.add_argument("--edge-quantization", choices=("none", "int8"), default="int8",
+                        help="qdrant.edge_quantization des index construits")
     parser.add_argument("--index-root", type=Path, default=BENCH_CACHE / "scale")
     parser.add_argument("--keep", action="store_true", help="garder les index après la mesure")
+    parser.add_argument("--resume", action="store_true", help="reprendre les étapes déjà terminées (index gardés)")
+    parser.add_argument("--max-rss-gib", type=float, default=15.0, help="arrêter une étape au-delà (mémoire anonyme)")
+    parser.add_argument("--stage-timeout", type=float, default=0, help="arrêter une étape au-delà (s ; 0 = jamais)")
     parser.add_argument("--out-dir", type=Path, default=None)
-    parser.add_argument("--worker", choices=("build", "query"), help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=STAGES, help=argparse.SUPPRESS)
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--index-dir", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--sources", type=Path, help=argparse.SUPPRESS)
@@ -364,9 +507,13 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     if args.worker:
-        result = (worker_build(args.size, args.index_dir, args.sources, args.result.with_suffix(".progress"))
-                  if args.worker == "build"
-                  else worker_query(args.size, args.index_dir, args.sources, args.queries))
+        if args.worker == "write":
+            result = worker_write(args.size, args.index_dir, args.sources, args.edge_quantization)
+        elif args.worker == "optimize":
+            result = worker_optimize(args.size, args.index_dir, args.edge_quantization)
+        else:
+            result = worker_query(args.size, args.index_dir, args.sources, args.queries, args.recall_queries,
+                                  args.edge_quantization)
         args.result.write_text(json.dumps(result, ensure_ascii=False), encoding="utf-8")
         return
 
@@ -384,26 +531,19 @@ def main(argv: list[str] | None = None) -> None:
     copy_cosine = float(np.mean(np.sum(vectors * noisy, axis=1) / np.linalg.norm(noisy, axis=1)))
     data: dict[str, Any] = results_header(settings) | {
         "parameters": {"sizes": sizes, "real_passages": int(len(sources["texts"])), "questions": int(len(sources["questions"])),
-                       "queries": args.queries, "embedding": settings.embedding.model, "runtime": settings.embedding.runtime,
-                       "real_embed_s": round(float(sources["embed_s"]), 1), "noise_sigma": NOISE_SIGMA,
-                       "copy_cosine_mean": round(copy_cosine, 3), "term_drop": TERM_DROP, "territories": len(TERRITORIES),
-                       "national_share": NATIONAL_SHARE, "restricted_share": RESTRICTED_SHARE,
-                       "top_k": settings.retrieval.top_k, "prefetch_k": settings.retrieval.prefetch_k},
+                       "queries": args.queries, "recall_queries": args.recall_queries,
+                       "edge_quantization": args.edge_quantization, "embedding": settings.embedding.model,
+                       "runtime": settings.embedding.runtime, "real_embed_s": round(float(sources["embed_s"]), 1),
+                       "noise_sigma": NOISE_SIGMA, "copy_cosine_mean": round(copy_cosine, 3), "term_drop": TERM_DROP,
+                       "territories": len(TERRITORIES), "national_share": NATIONAL_SHARE,
+                       "restricted_share": RESTRICTED_SHARE, "top_k": settings.retrieval.top_k,
+                       "prefetch_k": settings.retrieval.prefetch_k},
         "sizes": {},
     }
     for size in sizes:
-        index_dir = args.index_root / f"index-{size}"
-        shutil.rmtree(index_dir, ignore_errors=True)
-        print(f"[{size}] construction…", flush=True)
-        build = run_worker("build", size, index_dir, sources_file, args.queries)
-        print(f"[{size}] {build}", flush=True)
-        query = run_worker("query", size, index_dir, sources_file, args.queries) if "error" not in build else {}
-        print(f"[{size}] {query}", flush=True)
-        data["sizes"][str(size)] = {"build": build, "query": query}
-        if not args.keep:
-            shutil.rmtree(index_dir, ignore_errors=True)
+        data["sizes"][str(size)] = run_size(size, sources_file, args)
     data["machine"]["load_average_at_end"] = load_average()
-    write_results("scale", data, markdown(data), *( [args.out_dir] if args.out_dir else []))
+    write_results("scale", data, markdown(data), *([args.out_dir] if args.out_dir else []))
 
 
 if __name__ == "__main__":

@@ -58,21 +58,37 @@ def test_ingest_bench_on_a_tiny_corpus(tmp_path: Path):
 def test_scale_bench_on_small_sizes(tmp_path: Path, shared_data):
     from bench import scale
 
-    scale.main(["--sizes", "3000,6000", "--real", "60", "--queries", "20", "--index-root", str(tmp_path / "idx"),
-                "--out-dir", str(tmp_path / "out")])
+    common = ["--real", "60", "--queries", "20", "--recall-queries", "5", "--index-root", str(tmp_path / "idx"),
+              "--out-dir", str(tmp_path / "out")]
+    scale.main(["--sizes", "3000,6000", *common])
     data = json.loads((tmp_path / "out" / "scale.json").read_text(encoding="utf-8"))
+    assert data["parameters"]["edge_quantization"] == "int8"
     for size in ("3000", "6000"):
-        build, query = data["sizes"][size]["build"], data["sizes"][size]["query"]
-        assert build["points"] == int(size) and build["disk_mib"] > 0 and build["optimize_s"] >= 0
-        assert build["payload_indexes"]["territory"]["is_tenant"] is True
+        write, optimize, query = (data["sizes"][size][stage] for stage in scale.STAGES)
+        assert write["points"] == optimize["points"] == int(size) and write["write_s"] > 0
+        assert optimize["disk_mib"] > 0 and optimize["optimize_s"] >= 0 and optimize["watch_peak_rss_mib"] >= 0
+        assert optimize["payload_indexes"]["territory"]["is_tenant"] is True
         for user in ("département", "national"):
             assert query[user]["queries"] == 20 and query[user]["mean_hits"] > 0
             assert query[user]["forbidden_results"] == 0  # visibility and territory filters hold
             assert 0 < query[user]["p50_ms"] <= query[user]["p95_ms"]
+            assert 0.5 <= query[user]["dense_recall_at_10"] <= 1
         assert query["rss_after_queries_mib"] > 50
     assert not (tmp_path / "idx" / "index-3000").exists()  # deleted after the run
     report = (tmp_path / "out" / "scale.md").read_text(encoding="utf-8")
-    assert "| 6000 |" in report and "× p95 département" in report
+    assert "| 6000 |" in report and "× p95 département" in report and "edge_quantization: int8" in report
+
+    # staged and resumable: a stopped stage reports what it measured; --resume reuses the finished stages
+    scale.main(["--sizes", "3000", "--keep", "--stage-timeout", "0.001", *common])
+    stopped = json.loads((tmp_path / "out" / "scale.json").read_text(encoding="utf-8"))["sizes"]["3000"]
+    stage = next(stage for stage in scale.STAGES if "error" in stopped[stage])
+    assert "durée" in stopped[stage]["error"] and stopped[stage]["partial"]["stage"] == stage
+    assert "arrêtée" in (tmp_path / "out" / "scale.md").read_text(encoding="utf-8")
+    scale.main(["--sizes", "3000", "--keep", *common])
+    scale.main(["--sizes", "3000", "--keep", "--resume", *common])
+    resumed = json.loads((tmp_path / "out" / "scale.json").read_text(encoding="utf-8"))["sizes"]["3000"]
+    assert all(resumed[stage]["reused"] for stage in scale.STAGES)
+    assert (tmp_path / "idx" / "index-3000").exists()
 
 
 def test_retrieval_bench_on_a_tiny_dataset(tmp_path: Path):

@@ -64,6 +64,20 @@ def _filter(search_filter: SearchFilter | None) -> Any:
     return to_edge_filter(search_filter) if search_filter is not None else None
 
 
+def dense_params(dimension: int, quantization: str) -> Any:
+    """Dense vector storage: floats in RAM, or (``int8``) int8 scalar-quantized copies pinned in RAM, used to
+    build and search the HNSW graph and rescored on the float originals, which stay on disk (mmap)."""
+    import qdrant_edge as qe
+
+    if quantization == "none":
+        return qe.EdgeVectorParams(size=dimension, distance=qe.Distance.Cosine)
+    return qe.EdgeVectorParams(
+        size=dimension, distance=qe.Distance.Cosine, memory=qe.Memory.Cold,
+        quantization_config=qe.ScalarQuantizationConfig(type=qe.ScalarType.Int8, quantile=0.99,
+                                                        memory=qe.Memory.Pinned),
+    )
+
+
 class EdgeStore(VectorStore):
     """Same public methods as ``QdrantStore``."""
 
@@ -134,7 +148,7 @@ class EdgeStore(VectorStore):
                 raise self._dimension_error(current, dimension)
             return
         config = qe.EdgeConfig(
-            vectors={DENSE: qe.EdgeVectorParams(size=dimension, distance=qe.Distance.Cosine)},
+            vectors={DENSE: dense_params(dimension, self.settings.edge_quantization)},
             sparse_vectors={SPARSE: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
         )
         shard = qe.EdgeShard.create(str(self._dir), config)

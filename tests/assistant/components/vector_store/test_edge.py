@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import subprocess
 import sys
 import textwrap
@@ -308,3 +309,49 @@ def test_top5_parity_with_qdrant_local_on_random_points(tmp_path):
     finally:
         for store in stores:
             store.close()
+
+
+# --- national-scale storage (qdrant.edge_quantization) ----------------------------------------------------
+def _persisted_dense(store_root: Path) -> dict:
+    return json.loads((store_root / "qdrant" / "edge" / "test" / "edge_config.json").read_text())["vectors"]["dense"]
+
+
+def test_edge_quantization_is_fixed_at_creation_and_defaults_to_floats_in_ram(tmp_path):
+    assert QdrantSettings().edge_quantization == "none"
+    for name, quantization in (("plain", "none"), ("int8", "int8")):
+        root = tmp_path / name
+        store = EdgeStore(QdrantSettings(path=root / "qdrant", collection="test", edge_quantization=quantization), root)
+        store.ensure_collection(DIM)
+        store.upsert([record("a", 0, unit(0), [1])])
+        store.close()
+        dense = _persisted_dense(root)
+        if quantization == "none":
+            assert "quantization_config" not in dense and dense.get("memory") in (None, "cached")
+        else:
+            assert dense["memory"] == "cold"
+            assert dense["quantization_config"] == {"scalar": {"type": "int8", "quantile": 0.99, "memory": "pinned"}}
+    with pytest.raises(ValueError):
+        QdrantSettings(edge_quantization="int4")
+
+
+@pytest.mark.slow  # builds an HNSW graph over 7,000 vectors of 384 dimensions (above the indexing threshold)
+def test_int8_index_keeps_originals_on_disk_and_finds_the_nearest_points(tmp_path):
+    rng = np.random.default_rng(3)
+    vectors = rng.standard_normal((7000, 384)).astype(np.float32)
+    store = EdgeStore(QdrantSettings(path=tmp_path / "qdrant", collection="test", edge_quantization="int8"), tmp_path)
+    store.ensure_collection(384)
+    records = [PointRecord(point_id("v", str(i)), vectors[i], SparseVector([i % 97], [1.0]), payload(f"d{i // 40}"))
+               for i in range(len(vectors))]
+    store.upsert(records)
+    store.optimize()
+    try:
+        for i in (0, 1234, 6999):
+            query = vectors[i] + 0.05 * rng.standard_normal(384).astype(np.float32)
+            assert store.query_hybrid(query, None, limit=1, prefetch_k=10)[0].id == records[i].id
+    finally:
+        store.close()
+    segments = [json.loads(f.read_text())["config"]["vector_data"]["dense"]
+                for f in (tmp_path / "qdrant" / "edge" / "test" / "segments").glob("*/segment.json")]
+    indexed = [s for s in segments if s["index"]["type"] == "hnsw"]
+    assert indexed and all(s["storage_type"] == "Mmap" and s["quantization_config"]["scalar"]["type"] == "int8"
+                           for s in indexed)

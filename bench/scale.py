@@ -268,15 +268,17 @@ def worker_query(size: int, index_dir: Path, sources_file: Path, queries: int, r
             territories = set(search_filter.territories) | {"national"} if search_filter.territories else None
             foreign += sum(1 for p in found if not allowed & set(p.payload["visibility"])
                            or (territories and p.payload["territory"] not in territories))
-        # the dense branch as the product runs it (HNSW, quantized vectors if any) against brute force
+        # the dense branch as the product runs it (HNSW, quantized vectors if any) against brute force on the
+        # original float vectors
         shard, overlap = store._require(), []
+        exact = qe.SearchParams(exact=True, quantization=qe.QuantizationSearchParams(ignore=True))
         for i in range(recall_queries):
             q, edge_filter = i % len(questions), to_edge_filter(make_filter())
             found_ids = [[p.id for p in shard.query(qe.QueryRequest(
                 limit=RECALL_K, query=qe.Query.Nearest(np.asarray(sources["query_vectors"][q], dtype=np.float32),
                                                        using=DENSE),
                 filter=edge_filter, with_payload=False, params=params))]
-                for params in (None, qe.SearchParams(exact=True))]
+                for params in (None, exact)]
             overlap.append(len(set(found_ids[0]) & set(found_ids[1])) / max(len(found_ids[1]), 1))
         results[user] = latency_summary(seconds) | {
             "mean_hits": round(float(np.mean(hits)), 2), "queries": queries, "forbidden_results": foreign,
@@ -440,7 +442,7 @@ def markdown(data: dict[str, Any]) -> str:
         f"dense + BM25 fusionné dans Qdrant, réglages livrés (top_k {p['top_k']}, prefetch {p['prefetch_k']}). "
         "Profil département : visibilité (public + groupes du département) et territoire (département + national) ; "
         f"profil national : visibilité seule (tous territoires). Rappel@{RECALL_K} : la branche dense telle que le "
-        f"produit la lance, comparée à une recherche exacte (force brute) sous le même filtre, sur {p['recall_queries']} "
+        f"produit la lance, comparée à une recherche exacte (force brute sur les vecteurs float32) sous le même filtre, sur {p['recall_queries']} "
         "requêtes par profil.",
         "- Index des champs : `territory` et `visibility` en mots-clés avec `is_tenant` (multi-locataire, comme "
         "recommandé par Qdrant ; la même demande est faite au moteur serveur, voir "

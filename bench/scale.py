@@ -356,7 +356,9 @@ def run_stage(stage: str, size: int, index_dir: Path, sources_file: Path, args: 
         tail = log_file.read_text(encoding="utf-8", errors="replace").strip()[-1500:]
         return {"error": stop_reason or f"code {child.returncode} : {tail}",
                 "partial": progress | {"elapsed_s": round(time.perf_counter() - started)}}
-    return json.loads(result_file.read_text(encoding="utf-8")) | watched
+    result = json.loads(result_file.read_text(encoding="utf-8")) | watched
+    result_file.write_text(json.dumps(result, ensure_ascii=False), encoding="utf-8")  # kept for --resume
+    return result
 
 
 def run_size(size: int, sources_file: Path, args: argparse.Namespace) -> dict[str, Any]:
@@ -404,7 +406,7 @@ def markdown(data: dict[str, Any]) -> str:
             opt = (f"> {part.get('elapsed_s')} (arrêtée)" if failed == "optimize" else o.get("optimize_s"))
             rows.append([int(size), w.get("write_s"), w.get("write_cpu_s"), w.get("points_per_s_write"), opt,
                          o.get("optimize_cpu_s"), None, None, None, _gib(part.get("peak_rss_anon_mib")),
-                         None, None, None, None, None, None, None])
+                         _gib(part.get("peak_rss_mib")), None, None, None, None, None, None, None])
             if failed:
                 stop = ", ".join(f"{k} {v:.0f} Mio" for k, v in (part.get("disk_mib_by_folder") or {}).items())
                 notes.append(f"- **{_n(size)} passages : étape « {failed} » arrêtée** ({r[failed]['error'][:300]}) "
@@ -413,9 +415,10 @@ def markdown(data: dict[str, Any]) -> str:
                              f"disque à l'arrêt : {stop or '—'} ; charge {part.get('load_average')}.")
             continue
         build_peak = max(w.get("watch_peak_rss_anon_mib", 0), o.get("watch_peak_rss_anon_mib", 0))
+        build_peak_total = max(w.get("watch_peak_rss_mib", 0), o.get("watch_peak_rss_mib", 0))
         rows.append([int(size), w["write_s"], w["write_cpu_s"], w["points_per_s_write"], o["optimize_s"],
                      o["optimize_cpu_s"], round(o["disk_mib"] / 1024, 2), round(o["disk_mib"] / int(size) * 100_000 / 1024, 2),
-                     q["rss_after_queries_mib"], _gib(build_peak),
+                     q["rss_after_queries_mib"], _gib(build_peak), _gib(build_peak_total),
                      q["département"]["p50_ms"], q["département"]["p95_ms"], q["national"]["p50_ms"], q["national"]["p95_ms"],
                      q["département"].get(recall), q["national"].get(recall),
                      q["département"]["forbidden_results"] + q["national"]["forbidden_results"]])
@@ -450,7 +453,9 @@ def markdown(data: dict[str, Any]) -> str:
         "- Construction en trois étapes, chacune dans son processus : écriture (upserts, puis fermeture sans "
         "optimiser), optimisation en une passe après l'écriture en bloc (graphe HNSW, segments, vecteurs quantifiés), "
         "requêtes. Chaque processus tourne avec `nice -n 10` ; la mémoire est échantillonnée toutes les "
-        f"{SAMPLE_S:.0f} s (« pic construction » : mémoire anonyme, hors pages de fichiers projetées).",
+        f"{SAMPLE_S:.0f} s (« pic construction » sur l'écriture et l'optimisation : mémoire anonyme, que le système ne "
+        "peut pas reprendre, et RSS, qui compte en plus les pages des fichiers de l'index projetées en mémoire, "
+        "que le système peut libérer).",
         f"- Charge de la machine (2 cœurs partagés avec d'autres sessions) : au début {data['machine']['load_average_at_start']}, "
         f"à la fin {data['machine'].get('load_average_at_end')} ; par étape dans le JSON. Les durées sont donc aussi "
         f"données en rapport à la base de {p['sizes'][0]} passages mesurée dans la même exécution.",
@@ -458,7 +463,8 @@ def markdown(data: dict[str, Any]) -> str:
         "## Mesures",
         "",
         md_table(["passages", "écriture (s)", "écriture (s CPU)", "points/s", "optimisation (s)", "optimisation (s CPU)",
-                  "disque (Gio)", "disque / 100k (Gio)", "RAM en service (Mio)", "pic construction (Gio)",
+                  "disque (Gio)", "disque / 100k (Gio)", "RAM en service (Mio)", "pic construction, anonyme (Gio)",
+                  "pic construction, RSS (Gio)",
                   "département p50 (ms)", "département p95 (ms)", "national p50 (ms)", "national p95 (ms)",
                   f"rappel@{RECALL_K} département", f"rappel@{RECALL_K} national", "résultats interdits"], rows),
         "",
@@ -468,6 +474,16 @@ def markdown(data: dict[str, Any]) -> str:
         "",
         *notes,
     ]
+    loads = [f"{_n(size)} : {r['optimize'].get('load_average_before')} → {r['optimize'].get('load_average_after')}"
+             for size, r in sorted(data["sizes"].items(), key=lambda item: int(item[0]))
+             if "error" not in r.get("optimize", {"error": 1})]
+    if loads:
+        lines.append("- Charge (1, 5, 15 min) au début et à la fin de chaque optimisation : " + " ; ".join(loads) + ".")
+    reused = [f"{_n(size)} ({', '.join(stage for stage in STAGES if r.get(stage, {}).get('reused'))})"
+              for size, r in data["sizes"].items() if any(r.get(stage, {}).get("reused") for stage in STAGES)]
+    if reused:
+        lines.append("- Étapes reprises d'une exécution précédente arrêtée ou partielle (`--resume`, mêmes paramètres, "
+                     "index gardé entre les étapes) : " + " ; ".join(reused) + ".")
     target = data["sizes"].get("1000000", {}).get("query", {})
     if target and "error" not in target:
         worst = max(target["département"]["p95_ms"], target["national"]["p95_ms"])

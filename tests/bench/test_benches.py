@@ -179,3 +179,10 @@ def test_answer_bench_generative_with_the_local_server(tmp_path: Path):
     generative = data["demo"]["generatif"]
     assert generative["backend"] == "llama.cpp" and generative["questions"] == 1
     assert generative["server_startup_s"] > 0 and "total" in generative["steps"]
+
+
+def test_the_int8_ceiling_is_the_cpu_cost_times_the_cores():
+    from bench.ingest import cpu_ceiling
+
+    assert "19.5 passages/s" in cpu_ceiling(9.767, 2, 25.0) and "hors de portée" in cpu_ceiling(9.767, 2, 25.0)
+    assert "atteignable" in cpu_ceiling(15.0, 2, 25.0)

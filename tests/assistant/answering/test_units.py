@@ -3,7 +3,6 @@
 import pytest
 
 from assistant.answering.analysis import analyse, condense
-from assistant.answering.comparison import compare_practice, quantities
 from assistant.answering.pii import mask_personal_data
 from assistant.answering.prompts import evidence_block
 from assistant.answering.schema import Citation, Turn
@@ -77,17 +76,6 @@ def test_verifier_keeps_supported_sentences_and_drops_a_planted_claim():
     assert "aucune citation" in reasons and "citation entre guillemets absente du passage" in reasons
     assert verification.unknown_markers == [7]
     assert verification.supported == 2 and not verification.all_supported
-
-
-def test_quantities_and_practice_status():
-    assert quantities("sous 45 jours, ou 3 mois, 50 % et 24,10 €") == {
-        "duree": {45.0, 90.0}, "pourcentage": {50.0}, "montant": {24.10}, "heures": set()}
-    assert quantities("un délai de deux mois")["duree"] == {60.0}
-    national = "La décision est notifiée dans un délai de deux mois."
-    assert compare_practice(national, "Décision notifiée sous 3 mois.")[0] == "contraire"  # longer than the legal maximum
-    assert compare_practice(national, "Décision notifiée sous 45 jours.")[0] == "divergent"  # shorter: compatible
-    assert compare_practice(national, "La décision est notifiée dans les 2 mois.")[0] == "conforme"
-    assert compare_practice(national, "")[0] == "non_trouve"
 
 
 def test_injected_instructions_never_reach_the_prompt():

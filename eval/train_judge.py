@@ -47,6 +47,7 @@ from assistant.answering.relevance import (
     LogisticModel,
     answer_types,
 )
+from assistant.retrieval.retriever import Passage
 from assistant.settings import PROJECT_ROOT, Settings, get_settings
 
 console = Console(stderr=True)
@@ -127,7 +128,9 @@ def collect(settings: Settings, corpus: Corpus, recollect: bool) -> list[Sample]
             sample.reference, sample.patterns = q["reference"], q["patterns"]
             standalone = analyse(q["question"], q["history"], [str(t) for t in q["territories"]] or None).standalone
             profile = dataclasses.replace(sample.pool.profile, asked=answer_types(standalone))
-            sample.pool = passage_pool(profile, sample.pool.passages)
+            # Re-validated: passages pickled before a field was added to Passage lack it.
+            passages = [Passage.model_validate(vars(p)) for p in sample.pool.passages]
+            sample.pool = passage_pool(profile, passages)
         return samples
     import time
 

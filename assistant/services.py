@@ -55,7 +55,7 @@ class Services:
     def harmonisation(self):
         from assistant.harmonisation.service import HarmonisationService
 
-        return HarmonisationService(self.settings, self.assistant.stages)
+        return HarmonisationService(self.settings, self.assistant.components)
 
     def ingestion_pipeline(self, on_batch=None):
         from indexing.pipeline import IngestionPipeline

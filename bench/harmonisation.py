@@ -117,7 +117,7 @@ def option_sets() -> list[dict[str, Any]]:
     return [dict(zip(keys, values)) for values in itertools.product(*(GRID[k] for k in keys))]
 
 
-def evaluate_grid(stages: Any, referentiel: Any, codes: list[str], groups: tuple[str, ...]) -> dict[str, dict]:
+def evaluate_grid(components: Any, referentiel: Any, codes: list[str], groups: tuple[str, ...]) -> dict[str, dict]:
     """Predicted cells for every option set: {option key: {(question, territory): MatrixCell}}. Retrieval and
     selection run once per (candidate passages, heading weight); thresholds and the compared text are applied to them."""
     from assistant.harmonisation.matrix import MatrixBuilder, MatrixOptions
@@ -125,7 +125,7 @@ def evaluate_grid(stages: Any, referentiel: Any, codes: list[str], groups: tuple
     results: dict[str, dict] = {}
     questions = {q.id: q for q in referentiel.questions}
     for candidates, heading_weight in itertools.product(GRID["candidates"], GRID["heading_weight"]):
-        builder = MatrixBuilder(stages, MatrixOptions(candidates=candidates, heading_weight=heading_weight))
+        builder = MatrixBuilder(components, MatrixOptions(candidates=candidates, heading_weight=heading_weight))
         started = time.perf_counter()
         nationals = {q.id: builder.national(q, groups) for q in referentiel.questions}
         gathered = {(q.id, code): builder.gather(q, code, groups) for q in referentiel.questions for code in codes}
@@ -222,7 +222,7 @@ def national_scale(settings: Settings, embedder: Any, referentiel: Any, source_s
     national_settings = bench_settings(target, base=settings)
     services = services_for(national_settings, embedder)
     try:
-        builder = MatrixBuilder(services.assistant.stages, MatrixOptions.from_settings(settings.harmonisation))
+        builder = MatrixBuilder(services.assistant.components, MatrixOptions.from_settings(settings.harmonisation))
         groups = tuple(f"dep-{c}" for c in codes)
         load_before = load_average()
         started = time.perf_counter()
@@ -278,7 +278,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         print(f"Matrice {len(referentiel.questions)} questions × {len(codes)} territoires, {len(option_sets())} réglages…", flush=True)
         started = time.perf_counter()
-        results = evaluate_grid(services.assistant.stages, referentiel, codes, groups)
+        results = evaluate_grid(services.assistant.components, referentiel, codes, groups)
         grid_seconds = time.perf_counter() - started
         default = option_key(MatrixOptions.from_settings(settings.harmonisation))
         loto = leave_one_territory_out(results, demo, demo_codes, default)
@@ -287,7 +287,7 @@ def main(argv: list[str] | None = None) -> None:
         # Time per cell, on the demo matrix with the shipped options, alone on the machine's cores.
         from assistant.harmonisation.matrix import MatrixBuilder
 
-        builder = MatrixBuilder(services.assistant.stages, MatrixOptions.from_settings(settings.harmonisation))
+        builder = MatrixBuilder(services.assistant.components, MatrixOptions.from_settings(settings.harmonisation))
         load_before = load_average()
         matrix = builder.build(referentiel, territories=demo_codes, groups=groups)
         timing = {"cells": len(matrix.cells), "seconds": matrix.timings["total_s"],

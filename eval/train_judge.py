@@ -37,7 +37,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from assistant.answering.analysis import analyse
+from assistant.answering.steps.analyse import analyse
 from assistant.answering.extractive import PassagePool, SentenceCandidate, passage_pool
 from assistant.answering.relevance import (
     JUDGE_FILE,
@@ -136,7 +136,7 @@ def collect(settings: Settings, corpus: Corpus, recollect: bool) -> list[Sample]
 
     from assistant.answering.extractive import SentenceSelector, SentenceVectors
     from assistant.answering.term_stats import TermStatistics
-    from assistant.answering.workflow import planned_search
+    from assistant.answering.steps.search import planned_search
     from assistant.components.vector_store import SearchFilter
     from assistant.services import Services
     from eval.index import ensure_indexed, eval_settings

@@ -32,7 +32,7 @@ INTRO = ("Chaque question du référentiel est posée aux documents de chaque d�
 def harmonisation_tab(backend: AssistantApplication, user_of: Callable[[gr.Request], Any]) -> None:
     """Adds the tab; call it inside ``gr.Tabs()``. The matrix follows the server's settings
     (``harmonisation.referentiel``, ``harmonisation.runs_db``)."""
-    service = HarmonisationService(backend.settings, backend.services.assistant.stages)
+    service = HarmonisationService(backend.settings, backend.services.assistant.components)
     with gr.Tab("Harmonisation", id="harmonisation") as tab:
         gr.Markdown(INTRO)
         with gr.Row():

@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from assistant.answering import prompts
 from assistant.answering.schema import Turn
 from assistant.retrieval.retriever import Passage
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -60,3 +63,14 @@ class GenerativeSteps:
     def stream_answer(self, question: str, passages: list[Passage], usage: dict[str, int] | None = None) -> Iterator[str]:
         """``usage`` receives the answer's token counts (``in``, ``out``) when the server reports them."""
         yield from self.llm.stream_chat(prompts.answer_messages(question, passages), usage=usage)
+
+
+def llm_or_default(call: Callable[[], T], default: T, warnings: list[str]) -> T:
+    """``call()``, or ``default`` when the LLM fails (its French error goes to ``warnings``)."""
+    from assistant.components.llm import LLMError  # imported here: the OpenAI client costs a second of start-up
+
+    try:
+        return call()
+    except LLMError as exc:
+        warnings.append(str(exc))
+        return default

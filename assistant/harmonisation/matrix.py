@@ -4,8 +4,9 @@ One row per practice question (its national rule, quoted and cited), one column 
 status (``conforme``, ``divergent``, ``contraire``, ``non_trouve``) with the local practice quoted and cited
 (document, section or article, page) and a one-line reason (the values compared).
 
-It reuses the answer stages (:class:`~assistant.answering.workflow.AnswerStages`): the hybrid retriever,
-the sentence selector, the extractive citations, the term statistics and the practice comparator. For each
+It reuses the answer's components (:class:`~assistant.answering.components.AnswerComponents`): the hybrid
+retriever, the sentence selector, the term statistics and the practice comparator, and the extractive
+citations (:func:`~assistant.answering.steps.answer_extractive.quote_evidence`). For each
 question:
 
 1. the national rule: the section the référentiel names (the whole section is the rule compared; the
@@ -45,6 +46,7 @@ from assistant.answering.comparison import PracticeComparator
 from assistant.answering.extractive import Evidence, SelectedSentence
 from assistant.answering.sentences import content_terms, split_sentences
 from assistant.answering.schema import Citation, PracticeStatus
+from assistant.answering.steps.answer_extractive import quote_evidence
 from assistant.components.vector_store import ScoredPoint, SearchFilter
 from assistant.harmonisation.referentiel import PracticeQuestion, Referentiel
 from assistant.retrieval.retriever import Passage
@@ -183,16 +185,16 @@ Progress = Callable[[int, int, str], None]
 class MatrixBuilder:
     """``build(referentiel, territories=…, questions=…, groups=…, mode=…)`` → :class:`HarmonisationMatrix`."""
 
-    def __init__(self, stages: Any, options: MatrixOptions | None = None, comparator: PracticeComparator | None = None):
-        self.stages = stages
+    def __init__(self, components: Any, options: MatrixOptions | None = None, comparator: PracticeComparator | None = None):
+        self.components = components
         self.options = options or MatrixOptions()
-        self.store = stages.retriever.store
-        memo = _QueryMemo(stages.retriever.embedder)
-        self.retriever = copy.copy(stages.retriever)
+        self.store = components.retriever.store
+        memo = _QueryMemo(components.retriever.embedder)
+        self.retriever = copy.copy(components.retriever)
         self.retriever.embedder = memo
-        self.selector = copy.copy(stages.selector)
+        self.selector = copy.copy(components.selector)
         self.selector.embedder = memo
-        self.comparator = comparator or stages.comparator
+        self.comparator = comparator or components.comparator
 
     # --- what the caller may see ------------------------------------------------------------------
     def territories(self, groups: Iterable[str] = ()) -> list[str]:
@@ -265,7 +267,7 @@ class MatrixBuilder:
 
     def _coverage(self, words: set[str], text: str) -> float:
         """IDF-weighted share of ``words`` (content terms) found in ``text``."""
-        weights = self.stages.term_stats.idf_weights(words)
+        weights = self.components.term_stats.idf_weights(words)
         total = sum(weights.values())
         return sum(weights[w] for w in words & set(terms(text))) / total if total else 0.0
 
@@ -295,7 +297,7 @@ class MatrixBuilder:
                         national_rule=reference.rule, national_reference=where, national_quote=NATIONAL_NOT_FOUND)
         if evidence is None or not evidence.sentences:
             return NationalSide(row, "", context, documents)
-        _, row.national_citations = self.stages.extractive(evidence, passages)
+        _, row.national_citations = quote_evidence(evidence, passages)
         row.national_quote = " […] ".join(s.text for s in evidence.sentences)
         # The référentiel names the rule's section: the whole section is the rule compared.
         rule = " ".join(p.text for p in passages) if pinned else " ".join(s.text for s in evidence.sentences)
@@ -344,7 +346,7 @@ class MatrixBuilder:
             result = self.comparator.judge(national.sentences, "", use_llm=False)
             return MatrixCell(question_id=question.id, territory=code, status="non_trouve", reason=result.reason,
                               note=result.note, quote=NOT_FOUND_QUOTE)
-        _, citations = self.stages.extractive(evidence, passages)
+        _, citations = quote_evidence(evidence, passages)
         practice = (" ".join(p.text for p in section) if options.compare == "section"
                     else " ".join(s.text for s in evidence.sentences))
         if options.sections > 1:
@@ -359,7 +361,7 @@ class MatrixBuilder:
         """The section's sentences that best answer the row, in reading order: the question's words (IDF-weighted)
         they hold, a figure or a modal word ("obligatoire", "peut") counting too."""
         words = content_terms(f"{question.label} {question.question}")
-        weights = self.stages.term_stats.idf_weights(words)
+        weights = self.components.term_stats.idf_weights(words)
         scored = []
         for passage in section:
             index = passages.index(passage)

@@ -5,16 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from assistant.answering.steps.analyse import choose_mode
 from assistant.harmonisation.matrix import HarmonisationMatrix, MatrixBuilder, MatrixOptions, Progress
 from assistant.harmonisation.referentiel import Referentiel, load_referentiel
 from assistant.harmonisation.runs import RunDiff, RunStore, diff
 
 
 class HarmonisationService:
-    def __init__(self, settings: Any, stages: Any):
+    def __init__(self, settings: Any, components: Any):
         self.settings = settings
-        self.stages = stages
-        self.builder = MatrixBuilder(stages, MatrixOptions.from_settings(settings.harmonisation))
+        self.components = components
+        self.builder = MatrixBuilder(components, MatrixOptions.from_settings(settings.harmonisation))
         self.runs = RunStore(settings.resolve(settings.harmonisation.runs_db))
 
     def referentiel(self, path: Path | None = None) -> Referentiel:
@@ -28,7 +29,7 @@ class HarmonisationService:
             save: bool = True, progress: Progress | None = None) -> tuple[HarmonisationMatrix, RunDiff | None]:
         """Builds the matrix (``mode`` auto/None: generative when the LLM answers), stores it, and compares it
         with run ``since`` — by default the previous run seen with the same groups."""
-        chosen = self.stages.choose_mode(None if mode in (None, "", "auto") else mode)[0]
+        chosen = choose_mode(self.components, None if mode in (None, "", "auto") else mode)[0]
         table = self.referentiel(referentiel)
         earlier = self.runs.get(since) if since is not None else None
         if earlier is not None and not set(earlier.groups) <= set(groups):

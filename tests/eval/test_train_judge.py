@@ -41,9 +41,9 @@ def test_logistic_fit_separates_and_round_trips():
 @pytest.mark.slow
 def test_collected_samples_fit_into_a_judge_the_product_loads(small_index, tmp_path):
     """Features from the real search and selector on the small index, both variants, then the three models."""
-    from assistant.answering.analysis import analyse
+    from assistant.answering.steps.analyse import analyse
     from assistant.answering.term_stats import TermStatistics
-    from assistant.answering.workflow import planned_search
+    from assistant.answering.steps.search import planned_search
     from assistant.components.vector_store import SearchFilter
 
     settings, services = small_index

@@ -11,7 +11,7 @@ import pytest
 from assistant.answering.prompts import NO_ANSWER
 from assistant.answering.schema import Turn
 from assistant.answering.service import AssistantService
-from assistant.answering.workflow import UNVERIFIED_DRAFT
+from assistant.answering.steps.verify import UNVERIFIED_DRAFT
 from assistant.components.vector_store import SearchFilter
 from tests.stub_llm import completion, streamed, stub  # noqa: F401
 

@@ -1,13 +1,10 @@
-"""Narrow pieces of the assistant: PII masking, territories, follow-ups, verification, comparison."""
+"""Narrow pieces of the assistant: PII masking, territories, prompts, the sentence selector and its judge."""
 
 import pytest
 
-from assistant.answering.analysis import analyse, condense
 from assistant.answering.pii import mask_personal_data
 from assistant.answering.prompts import evidence_block
-from assistant.answering.schema import Citation, Turn
 from assistant.answering.territories import detect_territories
-from assistant.answering.verification import CitationVerifier
 from assistant.retrieval.retriever import Passage
 
 
@@ -38,44 +35,6 @@ def test_no_false_positive_on_domain_numbers():
 ])
 def test_territory_detection(text, codes):
     assert detect_territories(text) == codes
-
-
-def test_follow_up_borrows_the_previous_question():
-    history = [Turn(role="user", content="Quel est le délai d'instruction de l'APA ?"),
-               Turn(role="assistant", content="Deux mois [1].")]
-    assert condense("Et dans le Nord ?", history).startswith("Quel est le délai d'instruction de l'APA")
-    analysis = analyse("Et dans le Nord ?", history)
-    assert analysis.territories == ["59"] and "délai d'instruction" in analysis.standalone
-    assert condense("Quels documents faut-il fournir pour une demande de PCH à la MDPH ?", history).startswith("Quels documents")
-
-
-def test_comparison_intent_and_sources():
-    analysis = analyse("Comparer le délai APA entre le Nord, la Gironde et le Rhône", [])
-    assert analysis.compare and analysis.territories == ["59", "33", "69"]
-    assert analyse("Qui remplit le volet 5 du GEVA ?", []).search_geva
-
-
-def citation(marker, passage):
-    return Citation(marker=marker, doc_id=f"d{marker}", title="t", doc_type="circulaire", territory="national", passage=passage)
-
-
-def test_verifier_keeps_supported_sentences_and_drops_a_planted_claim():
-    citations = [citation(1, "La décision est notifiée dans un délai de deux mois à compter du dépôt du dossier complet."),
-                 citation(2, "La visite à domicile est obligatoire avant le plan d'aide.")]
-    answer = ("La décision est notifiée dans un délai de deux mois à compter du dossier complet [1]. "
-              "La visite à domicile est obligatoire [2]. "
-              "Le département verse aussi une prime de 500 € à chaque demandeur [1]. "
-              "Les recours sont jugés par la Cour de cassation en premier ressort. "
-              "Le forfait est de « 40 % du plafond » [2]. "
-              "Voir aussi [7].")
-    kept, verification = CitationVerifier(0.6).run(answer, citations)
-    assert "deux mois" in kept and "visite à domicile" in kept
-    assert "500 €" not in kept and "Cour de cassation" not in kept and "40 %" not in kept
-    reasons = {s.reason for s in verification.sentences if not s.supported}
-    assert any(r.startswith("chiffres absents") for r in reasons)
-    assert "aucune citation" in reasons and "citation entre guillemets absente du passage" in reasons
-    assert verification.unknown_markers == [7]
-    assert verification.supported == 2 and not verification.all_supported
 
 
 def test_injected_instructions_never_reach_the_prompt():

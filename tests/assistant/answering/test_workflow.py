@@ -8,16 +8,17 @@ import threading
 
 import pytest
 
+from assistant.answering.components import AnswerComponents
 from assistant.answering.schema import AssistantResponse
 from assistant.answering.service import AssistantService
-from assistant.answering.workflow import AnswerDelta, AnswerStages, AnswerWorkflow, stream_sync
+from assistant.answering.workflow import AnswerDelta, AnswerStart, AnswerWorkflow, stream_sync
 from assistant.retrieval.retriever import QueryError
 from workflows.events import StepState, StepStateChanged
 
 
-def stages(small_index) -> AnswerStages:
+def components(small_index) -> AnswerComponents:
     settings, services = small_index
-    return AnswerStages(settings.answer, settings.llm, services.retriever, services.embedder)
+    return AnswerComponents(settings.answer, settings.llm, services.retriever, services.embedder)
 
 
 async def run(workflow: AnswerWorkflow, **start) -> tuple[list[tuple[str, str | None]], list[str], AssistantResponse]:
@@ -34,7 +35,7 @@ async def run(workflow: AnswerWorkflow, **start) -> tuple[list[tuple[str, str | 
 
 
 def test_extractive_answer_runs_every_step_in_order(small_index):
-    steps, deltas, response = asyncio.run(run(AnswerWorkflow(stages(small_index)),
+    steps, deltas, response = asyncio.run(run(AnswerWorkflow(components(small_index)),
                                               question="Quelles personnes âgées ont droit à l'APA selon leur GIR ?",
                                               mode="extractif"))
     assert [name for name, _ in steps] == ["analyse", "retrieve", "select", "draft", "verify", "finish"]
@@ -47,19 +48,30 @@ def test_extractive_answer_runs_every_step_in_order(small_index):
 
 
 def test_weak_evidence_abstains_right_after_selection(small_index):
-    steps, deltas, response = asyncio.run(run(AnswerWorkflow(stages(small_index)),
+    steps, deltas, response = asyncio.run(run(AnswerWorkflow(components(small_index)),
                                               question="Comment obtenir un permis de construire ?", mode="extractif"))
     assert [name for name, _ in steps] == ["analyse", "retrieve", "select", "finish"]
     assert response.abstained and deltas == []
 
 
 def test_comparison_is_a_branch_of_the_workflow(small_index):
-    steps, _, response = asyncio.run(run(AnswerWorkflow(stages(small_index)),
+    steps, _, response = asyncio.run(run(AnswerWorkflow(components(small_index)),
                                          question="Comparer le délai de décision de l'APA entre les Bouches-du-Rhône et le Nord",
                                          mode="extractif"))
     assert [name for name, _ in steps] == ["analyse", "compare", "finish"]
     assert response.comparison is not None and response.territories == ["13", "59"]
     assert {"compare", "total"} <= set(response.timings)
+
+
+def test_an_explicit_comparison_takes_the_same_branch_after_masking(small_index):
+    steps, _, response = asyncio.run(run(AnswerWorkflow(components(small_index)),
+                                         question="Délai de décision pour Mme Durand ?", mode="extractif",
+                                         compare_territories=["59", "13", "xx"]))
+    assert [name for name, _ in steps] == ["analyse", "compare", "finish"]
+    assert response.territories == ["59", "13"] and [row.territory for row in response.comparison.territories] == ["59", "13"]
+    assert "Durand" not in response.question and response.pii_masked == ["nom de personne"]
+    with pytest.raises(ValueError, match="au moins un département"):
+        asyncio.run(run(AnswerWorkflow(components(small_index)), question="Délai de décision ?", compare_territories=["xx"]))
 
 
 def test_stream_works_from_a_thread_running_an_event_loop(small_index):
@@ -89,9 +101,7 @@ def test_a_step_error_reaches_the_caller_with_its_type(small_index):
 
 
 def test_stream_sync_can_be_abandoned(small_index):
-    from assistant.answering.workflow import AnswerStart
-
-    items = stream_sync(AnswerWorkflow(stages(small_index)),
+    items = stream_sync(AnswerWorkflow(components(small_index)),
                         AnswerStart(question="La visite à domicile est-elle obligatoire ?", mode="extractif"))
     assert isinstance(next(items), AnswerDelta)
     items.close()  # the caller went away: no hang, no error

@@ -44,7 +44,7 @@ def _service(services, runs_db):
 
     settings = services.settings.model_copy(update={"harmonisation": services.settings.harmonisation.model_copy(
         update={"runs_db": runs_db, "referentiel": services.settings.qdrant.path.parent / "ref.yaml"})})
-    return HarmonisationService(settings, services.assistant.stages)
+    return HarmonisationService(settings, services.assistant.components)
 
 
 @pytest.fixture(scope="module")

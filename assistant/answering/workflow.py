@@ -3,7 +3,8 @@
 ::
 
     AnswerStart(question, history, mode, search_filter[, compare_territories])
-      │ analyse    mask personal data, choose the mode, analyse the question (the LLM condenses a follow-up)
+      │ analyse    mask personal data, choose the mode, analyse the question (the LLM condenses a follow-up);
+      │            an explicit comparison (compare_territories) goes to compare, its intent not looked for
       ├──► ComparisonRequested ── compare ───────────────────────────────────────────► ResponseReady
       ▼
     QuestionAnalysed
@@ -30,8 +31,9 @@ arrive, the extractive answer once verified. Steps are async and run their block
 embedding, Qdrant) in threads, so the loop stays free to stream. What each step does is in its module of
 :mod:`assistant.answering.steps` (analyse, search, select, answer_generative / answer_extractive, verify,
 compare), over the components shared by every run (:class:`~assistant.answering.components.AnswerComponents`);
-this module only orders them. :func:`stream_sync` runs a workflow from synchronous code. The classes come from ``llama-index-workflows``, which ``llama_index.core.workflow``
-re-exports (imported directly: ``llama_index.core`` costs seconds of start-up).
+this module only orders them. :func:`stream_sync` runs a workflow from synchronous code. The classes come
+from ``llama-index-workflows``, which ``llama_index.core.workflow`` re-exports (imported directly:
+``llama_index.core`` costs seconds of start-up).
 """
 
 from __future__ import annotations

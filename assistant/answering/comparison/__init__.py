@@ -7,7 +7,8 @@
 - :mod:`.comparator` — :class:`PracticeComparator`: the LLM judge when asked for, the rules otherwise and on
   any error of the model path.
 
-Used by the answer workflow's comparison step and by the harmonisation matrix.
+Used by the answer workflow's comparison step (:mod:`assistant.answering.steps.compare`) and by the
+harmonisation matrix.
 """
 
 from assistant.answering.comparison.comparator import PracticeComparator, PracticeResult

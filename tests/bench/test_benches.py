@@ -78,8 +78,9 @@ def test_scale_bench_on_small_sizes(tmp_path: Path, shared_data):
     report = (tmp_path / "out" / "scale.md").read_text(encoding="utf-8")
     assert "| 6000 |" in report and "× p95 département" in report and "edge_quantization: int8" in report
 
-    # staged and resumable: a stopped stage reports what it measured; --resume reuses the finished stages
-    scale.main(["--sizes", "3000", "--keep", "--stage-timeout", "0.001", *common])
+    # staged and resumable: a stopped stage reports what it measured; --resume reuses the finished stages.
+    # The watcher samples right after starting the child: 1 ns is always past then (0.001 s was not always).
+    scale.main(["--sizes", "3000", "--keep", "--stage-timeout", "1e-9", *common])
     stopped = json.loads((tmp_path / "out" / "scale.json").read_text(encoding="utf-8"))["sizes"]["3000"]
     stage = next(stage for stage in scale.STAGES if "error" in stopped[stage])
     assert "durée" in stopped[stage]["error"] and stopped[stage]["partial"]["stage"] == stage

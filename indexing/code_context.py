@@ -35,8 +35,8 @@ def chapter_of(title: str) -> str | None:
 
 
 def chapter_contexts(titles: Sequence[str], texts: Sequence[str]) -> list[str]:
-    """One description per article (``""`` for none): « Chapitre 232 : allocation personnalisée
-    d'autonomie ; perte d'autonomie ; … ». Empty for every article when fewer than ``MIN_ARTICLES`` carry a
+    """One description per article (``""`` for none): « Chapitre 232 : allocation personnalisée autonomie ;
+    perte autonomie ; … » (words of under three letters are not counted). Empty for every article when fewer than ``MIN_ARTICLES`` carry a
     code article number, or when a chapter has a single article (nothing to learn from)."""
     from sklearn.feature_extraction.text import CountVectorizer
 
@@ -56,6 +56,8 @@ def chapter_contexts(titles: Sequence[str], texts: Sequence[str]) -> list[str]:
     per_chapter = np.asarray((membership @ counts).astype(float))  # articles of each chapter using each phrase
     sizes = membership.sum(axis=1)
     chapter_frequency = (per_chapter > 0).sum(axis=0)
+    # Inverse chapter frequency, and a longer phrase preferred to its parts (« allocation personnalisée
+    # autonomie » over « allocation »): +30 % per extra word, set a priori.
     weight = np.log(len(names) / np.maximum(chapter_frequency, 1)) * np.array([1 + 0.3 * p.count(" ") for p in phrases])
     descriptions = {}
     for row, name in enumerate(names):
@@ -78,10 +80,6 @@ def chapter_contexts(titles: Sequence[str], texts: Sequence[str]) -> list[str]:
 def _describes(phrase: str) -> bool:
     """A phrase worth naming a chapter: no stop word at either end, two content words when it has several."""
     words = [fold(word) for word in re.split(r"\s+", phrase)]
-    if _is_stop(words[0]) or _is_stop(words[-1]):
+    if words[0] in STOP_WORDS or words[-1] in STOP_WORDS:
         return False
-    return len(words) == 1 or sum(not _is_stop(word) for word in words) >= 2
-
-
-def _is_stop(word: str) -> bool:
-    return word in STOP_WORDS
+    return len(words) == 1 or sum(word not in STOP_WORDS for word in words) >= 2

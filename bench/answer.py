@@ -7,7 +7,11 @@
 2. On the real corpora (service-public's 425 development questions, the 147 CASF questions; the
    evaluation's indexes, ``eval.qdrant_path``): the share of answers that cite the gold
    document, the abstention rate, the short answer stated (CASF ``answer_patterns``), and the abstention
-   rate when the gold documents are excluded from the search (the corpus no longer answers).
+   rate when the gold documents are excluded from the search (the corpus no longer answers), and how many of
+   those wrong answers come without the « partial evidence » caution (confident wrong answers).
+3. Questions **off the corpus's domain**: the service-public questions on other public services (« Comment
+   renouveler un passeport ? »), asked of the demo corpus and of the CASF, which answer none of them
+   (:func:`off_domain_questions`): abstention rate and answers given without a caution.
 
     python -m bench.answer
     python -m bench.answer --limit 50 --gen-limit 10 --real-limit 100
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import re
 import tempfile
 import time
 from collections import Counter
@@ -54,6 +59,49 @@ def demo_questions(limit: int | None) -> tuple[str, list[str]]:
     return "aucun", []
 
 
+# Words of a service-public question or of its gold fiche that may touch what the demo corpus (autonomy) or the
+# CASF (social action) answer. Deliberately broad: a question kept must be one neither corpus answers, and a
+# few off-domain questions lost cost nothing.
+RELATED_TO_SOCIAL_ACTION = re.compile(
+    r"handicap|autonomie|\bAPA\b|\bAAH\b|personnes? âgées?|Ehpad|dépendance|aidant|tutelle|curatelle|MDPH|invalidit"
+    r"|aide sociale|accueil|AGGIR|\bAspa\b|retraite|RQTH|domicile|\bPCH\b|vieillesse|soins|santé|allocation|enfan"
+    r"|famil|logement|\bRSA\b|insertion|adoption|hébergement|pauvreté|précarité|social|solidarit|mineur|protection",
+    re.IGNORECASE)
+
+
+def off_domain_questions(questions: list[dict[str, Any]], fiches: dict[str, str]) -> list[str]:
+    """The service-public questions (``{question, gold_doc}``) that neither their own words nor their gold fiche
+    (``fiches``: id → text) relate to social action or autonomy: asked of the demo corpus or of the CASF, the
+    assistant should abstain."""
+    return [q["question"] for q in questions
+            if not RELATED_TO_SOCIAL_ACTION.search(q["question"])
+            and not RELATED_TO_SOCIAL_ACTION.search(fiches.get(q["gold_doc"], ""))]
+
+
+def shared_off_domain_questions(settings: Settings, limit: int | None) -> list[str]:
+    """:func:`off_domain_questions` of the shared service-public data (none when it is absent)."""
+    sp = shared_data_dir(settings) / "service-public"
+    if not (sp / "fiches.jsonl").exists() or not (sp / "questions-dev.jsonl").exists():
+        return []
+    questions = off_domain_questions(read_jsonl(sp / "questions-dev.jsonl"),
+                                     {r["id"]: r["text"] for r in read_jsonl(sp / "fiches.jsonl")})
+    return questions[:limit] if limit else questions
+
+
+def confident(response: Any) -> bool:
+    """An answer given without the « partial evidence » caution."""
+    return not response.abstained and response.confidence == "élevée"
+
+
+def bench_off_domain(assistant: Any, questions: list[str], name: str) -> dict[str, Any]:
+    """Abstention, and answers given without a caution, on questions the corpus cannot answer."""
+    print(f"[{name}] questions hors domaine ({len(questions)})…", flush=True)
+    responses = [assistant.ask(q, mode="extractif") for q in questions]
+    return {"questions": len(responses),
+            "abstention_rate": round(sum(r.abstained for r in responses) / len(responses), 3),
+            "confident_answers": round(sum(map(confident, responses)) / len(responses), 3)}
+
+
 def ask_all(assistant: Any, questions: list[str], mode: str) -> list[Any]:
     responses = []
     for number, question in enumerate(questions, start=1):
@@ -80,13 +128,15 @@ def summarise(responses: list[Any]) -> dict[str, Any]:
 
 
 def bench_demo(settings: Settings, embedder: Any, corpus: Path, questions: list[str], gen_limit: int,
-               index_dir: Path) -> dict[str, Any]:
+               index_dir: Path, off_domain: list[str]) -> dict[str, Any]:
     demo_settings, index, store = prepare_index(settings, embedder, corpus, index_dir, "démo")
     try:
         services = services_for(demo_settings, embedder, store)
         print(f"[démo] mode extractif ({len(questions)} questions)…", flush=True)
         ask_all(services.assistant, questions[:2], "extractif")  # warm-up
         result: dict[str, Any] = {"index": index, "extractif": summarise(ask_all(services.assistant, questions, "extractif"))}
+        if off_domain:
+            result["off_domain"] = bench_off_domain(services.assistant, off_domain, "démo")
         result["generatif"] = bench_generative(demo_settings, embedder, store, questions[:gen_limit])
     finally:
         store.close()
@@ -140,9 +190,10 @@ def real_datasets(settings: Settings) -> list[tuple[str, Path, list[dict[str, An
 
 
 def bench_real(settings: Settings, embedder: Any, name: str, corpus: Path, questions: list[dict[str, Any]],
-               limit: int | None) -> dict[str, Any]:
+               limit: int | None, off_domain: list[str]) -> dict[str, Any]:
     """Extractive answers on a real corpus: as asked (gold document cited, abstention, short answer stated),
-    then with the gold documents excluded from the search (the assistant should abstain)."""
+    then with the gold documents excluded from the search (the assistant should abstain), then the
+    ``off_domain`` questions."""
     from assistant.components.vector_store import SearchFilter
     from eval.metrics import states_answer
 
@@ -162,6 +213,7 @@ def bench_real(settings: Settings, embedder: Any, name: str, corpus: Path, quest
         as_is = [assistant.ask(q["question"], mode="extractif") for q in questions]
         removed = [assistant.ask(q["question"], mode="extractif", search_filter=SearchFilter(exclude_doc_ids=tuple(q["gold"])))
                    for q in questions]
+        outside = bench_off_domain(assistant, off_domain, name) if off_domain else None
     finally:
         store.close()
     cites = [any(c.doc_id in q["gold"] for c in r.citations) for q, r in zip(questions, as_is)]
@@ -173,7 +225,9 @@ def bench_real(settings: Settings, embedder: Any, name: str, corpus: Path, quest
                                        / len(with_patterns), 3) if with_patterns else None),
         "short_answer_questions": len(with_patterns),
         "abstention_without_sources": round(sum(r.abstained for r in removed) / len(removed), 3) if removed else None,
-    }
+        "confident_without_sources": round(sum(map(confident, removed)) / len(removed), 3) if removed else None,
+        "confident_as_asked": round(sum(map(confident, as_is)) / len(as_is), 3) if as_is else None,
+    } | ({"off_domain": outside} if outside else {})
 
 
 def markdown(data: dict[str, Any]) -> str:
@@ -202,16 +256,28 @@ def markdown(data: dict[str, Any]) -> str:
                 f"{r['with_citations']}/{r['questions']}"]
             if r.get("warnings"):
                 lines.append("- Avertissements les plus fréquents : " + " ; ".join(f"{w} (×{n})" for w, n in r["warnings"].items()))
+            if mode == "extractif" and demo.get("off_domain"):
+                lines.append(off_domain_line(demo["off_domain"]))
             lines.append("")
     for name, r in data.get("real", {}).items():
         lines += [f"## {name} ({r['questions']} questions de développement, mode extractif)", "",
                   f"- Réponses citant le document attendu : **{r['cites_gold_rate']}**",
                   f"- Abstention sur des questions auxquelles le corpus répond : **{r['abstention_rate']}**",
-                  f"- Abstention quand les documents attendus sont retirés de la recherche : **{r['abstention_without_sources']}**",
+                  f"- Abstention quand les documents attendus sont retirés de la recherche : **{r['abstention_without_sources']}** ; "
+                  f"réponses données alors sans mise en garde : **{r['confident_without_sources']}** (sur les questions telles "
+                  f"quelles : {r['confident_as_asked']})",
                   f"- Réponse courte attendue énoncée : **{r['short_answer_correct'] if r['short_answer_correct'] is not None else 'non mesuré (pas de réponses de référence)'}**"
                   + (f" ({r['short_answer_questions']} questions)" if r["short_answer_questions"] else ""),
-                  f"- Latence totale : p50 {r['steps']['total']['p50_ms']} ms, p95 {r['steps']['total']['p95_ms']} ms", ""]
+                  f"- Latence totale : p50 {r['steps']['total']['p50_ms']} ms, p95 {r['steps']['total']['p95_ms']} ms"]
+        if r.get("off_domain"):
+            lines.append(off_domain_line(r["off_domain"]))
+        lines.append("")
     return "\n".join(lines)
+
+
+def off_domain_line(r: dict[str, Any]) -> str:
+    return (f"- Questions hors du domaine du corpus (service-public : passeport, copropriété, permis…, {r['questions']}) : "
+            f"abstention **{r['abstention_rate']}** ; réponses sans mise en garde **{r['confident_answers']}**")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -219,7 +285,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--limit", type=int, default=50, help="questions sur le corpus de démonstration (extractif)")
     parser.add_argument("--gen-limit", type=int, default=50, help="questions en mode génératif (0 = aucune)")
     parser.add_argument("--real-limit", type=int, default=None,
-                        help="questions par corpus réel (service-public, CASF ; défaut : toutes ; 0 = aucune)")
+                        help="questions par corpus réel (service-public, CASF, questions hors domaine ; défaut : toutes ; 0 = aucune)")
     add_output_arguments(parser, corpus_help="corpus de démonstration (défaut : réglages)",
                          index_root_help="dossier des index persistants (défaut : .cache/bench ; une copie permet de "
                                          "lancer ce banc pendant que celui de la recherche tient les index ouverts)")
@@ -228,8 +294,12 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def run(settings: Settings, limit: int, gen_limit: int, real_limit: int | None, corpus: Path | None, out_dir: Path,
-        index_root: Path = BENCH_CACHE) -> dict[str, Any]:
+        index_root: Path = BENCH_CACHE, off_domain: list[str] | None = None) -> dict[str, Any]:
+    """``off_domain``: the questions asked of the demo corpus and the CASF that they do not answer (default: the
+    shared service-public ones, :func:`off_domain_questions`, unless ``real_limit`` is 0)."""
     source, questions = demo_questions(limit)
+    if off_domain is None:
+        off_domain = shared_off_domain_questions(settings, real_limit) if real_limit != 0 else []
     embedder = load_embedder(settings)
     data: dict[str, Any] = results_header(settings, llm_serve_model=settings.llm.serve_model) | {
         "parameters": {"demo_questions_source": source, "demo_questions": len(questions),
@@ -239,9 +309,10 @@ def run(settings: Settings, limit: int, gen_limit: int, real_limit: int | None, 
     }
     corpus = corpus or settings.resolve(settings.data.corpus_dir)
     if questions and available(corpus, "corpus de démonstration"):
-        data["demo"] = bench_demo(settings, embedder, corpus, questions, gen_limit, index_root / "demo")
+        data["demo"] = bench_demo(settings, embedder, corpus, questions, gen_limit, index_root / "demo", off_domain)
     if real_limit != 0:
-        data["real"] = {name: bench_real(settings, embedder, name, path, rows, real_limit)
+        data["real"] = {name: bench_real(settings, embedder, name, path, rows, real_limit,
+                                         off_domain if name != "service-public" else [])
                         for name, path, rows in real_datasets(settings)}
     data["machine"]["load_average_at_end"] = load_average()
     write_results("answer", data, markdown(data), out_dir)

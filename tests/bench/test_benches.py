@@ -142,14 +142,33 @@ def test_answer_bench_extractive_on_a_tiny_corpus(tmp_path: Path):
     from bench.answer import run
 
     corpus = build_corpus(tmp_path / "corpus")
-    data = run(Settings(), limit=3, gen_limit=0, real_limit=0, corpus=corpus, out_dir=tmp_path / "out", index_root=tmp_path)
+    off_domain = ["Comment renouveler un passeport ?", "Quelle est la recette de la tarte tatin ?"]
+    data = run(Settings(), limit=3, gen_limit=0, real_limit=0, corpus=corpus, out_dir=tmp_path / "out", index_root=tmp_path,
+               off_domain=off_domain)
 
     extractive = data["demo"]["extractif"]
     assert extractive["questions"] == 3 and extractive["modes"] == {"extractif": 3}
     assert {"retrieve", "select", "total"} <= set(extractive["steps"])
     assert data["demo"]["generatif"]["status"] == "non mesuré"
+    outside = data["demo"]["off_domain"]
+    assert outside["questions"] == 2 and 0 <= outside["confident_answers"] <= 1 - outside["abstention_rate"]
     assert "real" not in data
-    assert "Mode extractif" in (tmp_path / "out" / "answer.md").read_text(encoding="utf-8")
+    md = (tmp_path / "out" / "answer.md").read_text(encoding="utf-8")
+    assert "Mode extractif" in md and "Questions hors du domaine du corpus" in md
+
+
+def test_off_domain_questions_are_those_on_other_public_services():
+    from bench.answer import off_domain_questions
+
+    questions = [
+        {"question": "Comment renouveler un passeport ?", "gold_doc": "F1"},
+        {"question": "Qui peut bénéficier de l'APA ?", "gold_doc": "F2"},  # the question itself is on autonomy
+        {"question": "Quelles sont les règles ?", "gold_doc": "F3"},  # its fiche is on disability
+        {"question": "Comment contester une amende ?", "gold_doc": "F9"},  # fiche unknown: judged on its words
+    ]
+    fiches = {"F1": "Le passeport est délivré par la mairie.", "F2": "L'APA aide les personnes âgées.",
+              "F3": "La carte mobilité inclusion des personnes en situation de handicap."}
+    assert off_domain_questions(questions, fiches) == ["Comment renouveler un passeport ?", "Comment contester une amende ?"]
 
 
 

@@ -47,7 +47,6 @@ from bench.common import (
 
 DIVERGENCES = PROJECT_ROOT / "corpus" / "divergences.yaml"
 HELD_OUT_DIR = Path(__file__).resolve().parent / "data" / "harmonisation"
-STATUSES = ("conforme", "divergent", "contraire", "non_trouve")
 GRID = {
     "candidates": (1, 2),
     "heading_weight": (0.0, 0.2),
@@ -84,11 +83,13 @@ def held_out_roles(folder: Path = HELD_OUT_DIR) -> dict[str, str]:
 # --- scoring --------------------------------------------------------------------------------------------
 def score(predicted: dict[tuple[str, str], Any], truth: dict[tuple[str, str], dict[str, Any]]) -> dict[str, Any]:
     """Accuracy, per-status precision/recall, confusion, gaps flagged, citation checks of ``predicted`` cells."""
+    from assistant.harmonisation.matrix import STATUS_ORDER
+
     keys = [k for k in truth if k in predicted]
     pairs = [(truth[k]["status"], predicted[k].status) for k in keys]
     confusion = Counter(f"{t}→{p}" for t, p in pairs)
     per_status = {}
-    for status in STATUSES:
+    for status in STATUS_ORDER:
         tp = sum(t == p == status for t, p in pairs)
         expected = sum(t == status for t, _ in pairs)
         found = sum(p == status for _, p in pairs)

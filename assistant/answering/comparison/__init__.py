@@ -12,6 +12,6 @@ harmonisation matrix.
 """
 
 from assistant.answering.comparison.comparator import PracticeComparator, PracticeResult
-from assistant.answering.comparison.rules import assess, compare_practice
+from assistant.answering.comparison.rules import assess
 
-__all__ = ["PracticeComparator", "PracticeResult", "assess", "compare_practice"]
+__all__ = ["PracticeComparator", "PracticeResult", "assess"]

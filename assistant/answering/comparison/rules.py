@@ -435,16 +435,6 @@ def _subject_at(folded: str, position: int, end: int | None = None) -> frozenset
     return found | {"+"} if _ADDITIVE_RE.search(clause) else found
 
 
-def quantities(text: str) -> dict[str, set[float]]:
-    """Summary of :func:`extract_quantities`: durations (delays included) in days, rates, amounts, hours."""
-    found: dict[str, set[float]] = {"duree": set(), "pourcentage": set(), "montant": set(), "heures": set()}
-    for q in extract_quantities(text):
-        family = _FAMILY[q.kind]
-        if family in found:
-            found[family].add(q.value)
-    return found
-
-
 # --- statements (obligation / negation polarity) --------------------------------------------------
 _NEG_REPLACE_RE = re.compile(
     r"\bne\s+(?:[\w']+\s+){0,2}?(?:peut|peuvent|doit|doivent|saurait)\s+(?:[\w']+\s+){0,3}?(?:etre\s+)?(?:remplace|substitu)"
@@ -1033,9 +1023,3 @@ def assess(national: str, practice: str, national_context: str = "", topic: str 
     note = " ; ".join(notes[:3]) + (f" ; et {len(notes) - 3} autre(s) écart(s)" if len(notes) > 3 else "")
     reason = " ; ".join(dict.fromkeys(f.reason or f.note for f in kept[:2]))
     return Assessment(status, prefix + note[0].upper() + note[1:] + ".", reason[0].upper() + reason[1:], tuple(found))
-
-
-def compare_practice(national: str, practice: str, national_context: str = "", topic: str = "") -> tuple[str, str]:
-    """(status, note) of :func:`assess`."""
-    result = assess(national, practice, national_context, topic)
-    return result.status, result.note

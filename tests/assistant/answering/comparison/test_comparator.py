@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from assistant.answering.comparison import PracticeComparator, compare_practice
+from assistant.answering.comparison import PracticeComparator, assess
 from tests.stub_llm import completion, http_error, stub  # noqa: F401
 
 
@@ -57,7 +57,8 @@ def test_invalid_verdicts_twice_fall_back_to_the_rules(settings, stub, reply):
     stub.script(reply, reply)  # chat_json asks once more with the error, then gives up
     comparator = _comparator(settings, stub)
     result = comparator.judge(NATIONAL, PRACTICE)
-    assert (result.status, result.note) == compare_practice(NATIONAL, PRACTICE)
+    rules = assess(NATIONAL, PRACTICE)
+    assert (result.status, result.note) == (rules.status, rules.note)
     assert result.status == "contraire" and result.source == "regles" and result.error
     assert len(stub.requests) == 2 and "JSON" in stub.requests[1]["messages"][-1]["content"]
 

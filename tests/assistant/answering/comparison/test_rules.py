@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.answering.comparison.rules import assess, compare_practice, extract_quantities, quantities, statements
+from assistant.answering.comparison.rules import assess, extract_quantities, statements
+
+
+def status_and_note(national: str, practice: str, national_context: str = "", topic: str = "") -> tuple[str, str]:
+    result = assess(national, practice, national_context, topic)
+    return result.status, result.note
 
 
 # --- quantities ------------------------------------------------------------------------------------
@@ -32,10 +37,10 @@ def test_durations_that_are_not_delays():
     assert kinds == {"trois mois": "duree", "quinze premiers jours": "duree", "90 jours": "duree", "48 heures": "delai"}
 
 
-def test_quantities_summary_keeps_its_shape():
-    assert quantities("sous 45 jours, ou 3 mois, 50 % et 24,10 €") == {
-        "duree": {45.0, 90.0}, "pourcentage": {50.0}, "montant": {24.10}, "heures": set()}
-    assert quantities("un délai de deux mois")["duree"] == {60.0}
+def test_quantities_in_days_percent_and_euros():
+    found = sorted((q.kind, q.value) for q in extract_quantities("sous 45 jours, ou 3 mois, 50 % et 24,10 €"))
+    assert found == [("delai", 45.0), ("duree", 90.0), ("montant", 24.10), ("pourcentage", 50.0)]
+    assert [(q.kind, q.value) for q in extract_quantities("un délai de deux mois")] == [("delai", 60.0)]
 
 
 def test_clause_modalities():
@@ -65,7 +70,7 @@ def test_clause_modalities():
      "et la visite au domicile suit dans le mois suivant le retour."),
 ])
 def test_restated_rule_is_conforme(national, practice):
-    status, note = compare_practice(national, practice)
+    status, note = status_and_note(national, practice)
     assert status == "conforme", note
 
 
@@ -89,7 +94,7 @@ def test_restated_rule_is_conforme(national, practice):
      "L'hébergement temporaire est financé dans la limite de 30 jours par an.", ["30 jours par an", "non chiffrée"]),
 ])
 def test_compatible_difference_is_divergent(national, practice, words):
-    status, note = compare_practice(national, practice)
+    status, note = status_and_note(national, practice)
     assert status == "divergent", note
     for word in words:
         assert word.lower() in note.lower()
@@ -131,26 +136,26 @@ def test_compatible_difference_is_divergent(national, practice, words):
      "Le droit au répit est réservé aux aidants de personnes classées en GIR 1 à 3.", ["GIR 1, 2, 3"]),
 ])
 def test_contradiction_is_contraire(national, practice, words):
-    status, note = compare_practice(national, practice)
+    status, note = status_and_note(national, practice)
     assert status == "contraire", note
     for word in words:
         assert word.lower() in note.lower()
 
 
 def test_approximate_values_are_never_enough_for_contraire():
-    status, note = compare_practice("Le tarif journalier est en moyenne de 40 € par jour.",
+    status, note = status_and_note("Le tarif journalier est en moyenne de 40 € par jour.",
                                     "Le tarif journalier est d'environ 30 € par jour.")
     assert status == "divergent" and "approximative" in note
 
 
 def test_relaxed_condition_and_conditional_sans_are_not_removals():
     national = "L'aide est versée à titre provisoire. Le répit est financé au-delà du plafond."
-    assert compare_practice(national, "Le répit est financé au-delà du plafond, sans condition de GIR.")[0] == "conforme"
-    assert compare_practice(national, "Sans décision dans ce délai, l'aide est versée à titre provisoire.")[0] == "conforme"
+    assert status_and_note(national, "Le répit est financé au-delà du plafond, sans condition de GIR.")[0] == "conforme"
+    assert status_and_note(national, "Sans décision dans ce délai, l'aide est versée à titre provisoire.")[0] == "conforme"
 
 
 def test_no_practice_is_non_trouve():
-    assert compare_practice("La décision est notifiée dans un délai de deux mois.", "  ") == (
+    assert status_and_note("La décision est notifiée dans un délai de deux mois.", "  ") == (
         "non_trouve", "Aucune pratique trouvée dans les documents de ce territoire.")
 
 
@@ -172,8 +177,8 @@ def test_ranges_compare_their_least_favourable_bound():
     [q] = extract_quantities("La visite a lieu entre 10 et 20 jours après le dépôt.")
     assert (q.value, q.low) == (20, 10)
     national = "La visite a lieu dans un délai de 15 jours à compter du dépôt."
-    assert compare_practice(national, "La visite a lieu dans un délai de 10 à 20 jours à compter du dépôt.")[0] == "contraire"
-    assert compare_practice(national, "La visite a lieu dans un délai de 8 à 12 jours à compter du dépôt.")[0] == "divergent"
+    assert status_and_note(national, "La visite a lieu dans un délai de 10 à 20 jours à compter du dépôt.")[0] == "contraire"
+    assert status_and_note(national, "La visite a lieu dans un délai de 8 à 12 jours à compter du dépôt.")[0] == "divergent"
 
 
 @pytest.mark.parametrize("national, practice, expected", [
@@ -191,22 +196,22 @@ def test_ranges_compare_their_least_favourable_bound():
      "Les heures prestataires sont valorisées à 22,80 euros de l'heure.", "contraire"),
 ])
 def test_figures_written_differently(national, practice, expected):
-    status, note = compare_practice(national, practice)
+    status, note = status_and_note(national, practice)
     assert status == expected, note
 
 
 def test_payment_schedule_less_frequent_than_monthly_is_contraire():
     national = "L'APA à domicile est versée mensuellement au bénéficiaire."
-    status, note = compare_practice(national, "L'allocation vous est versée une fois par trimestre, à terme échu.")
+    status, note = status_and_note(national, "L'allocation vous est versée une fois par trimestre, à terme échu.")
     assert status == "contraire" and "trimestre" in note
-    assert compare_practice(national, "L'allocation est versée chaque mois au bénéficiaire.")[0] == "conforme"
+    assert status_and_note(national, "L'allocation est versée chaque mois au bénéficiaire.")[0] == "conforme"
     # a local payment day on a point the national text leaves open: a local choice
-    assert compare_practice(national, "L'APA est versée mensuellement, le 5 de chaque mois.")[0] == "divergent"
+    assert status_and_note(national, "L'APA est versée mensuellement, le 5 de chaque mois.")[0] == "divergent"
 
 
 def test_local_control_frequency_is_divergent():
     national = "Les services procèdent à des contrôles d'effectivité par échantillonnage."
-    status, note = compare_practice(national, "Un contrôle semestriel porte sur les bulletins de salaire.", topic="Contrôle d'effectivité")
+    status, note = status_and_note(national, "Un contrôle semestriel porte sur les bulletins de salaire.", topic="Contrôle d'effectivité")
     assert status == "divergent" and "semestriel" in note
 
 
@@ -218,7 +223,7 @@ def test_local_control_frequency_is_divergent():
 ])
 def test_services_funding_or_controls_added_on_top_are_divergent_not_conforme(practice):
     national = "La téléassistance et le répit peuvent être financés par le plan d'aide ; contrôles par échantillonnage."
-    status, note = compare_practice(national, practice)
+    status, note = status_and_note(national, practice)
     assert status == "divergent", note
 
 
@@ -226,37 +231,37 @@ def test_extra_funding_is_not_read_as_a_lower_national_amount():
     national = "Le plan d'aide peut être majoré, au-delà du plafond, d'un montant annuel d'environ 580 € pour le répit."
     practice = ("Le module répit d'environ 580 € par an s'applique. Le Département y ajoute un fonds de répit de 300 € par "
                 "an et par aidant.")
-    status, note = compare_practice(national, practice, topic="Répit des proches aidants")
+    status, note = status_and_note(national, practice, topic="Répit des proches aidants")
     assert status == "divergent", note
 
 
 def test_mandatory_home_visit_done_remotely_is_contraire():
     national = ("L'évaluation donne lieu à une visite à domicile obligatoire. La visite ne peut être remplacée par un "
                 "entretien téléphonique.")
-    status, note = compare_practice(national, "Pour un renouvellement, l'entretien d'évaluation se tient en visioconférence, "
+    status, note = status_and_note(national, "Pour un renouvellement, l'entretien d'évaluation se tient en visioconférence, "
                                               "sans déplacement à votre domicile.")
     assert status == "contraire" and "distance" in note
     # a phone call that prepares the visit does not replace it
-    assert compare_practice(national, "La visite à domicile est obligatoire. Un échange téléphonique peut préparer la "
+    assert status_and_note(national, "La visite à domicile est obligatoire. Un échange téléphonique peut préparer la "
                                       "visite, mais ne la remplace pas.")[0] == "conforme"
 
 
 def test_piece_added_to_a_closed_national_list():
     national = ("Le dossier comprend le formulaire, une pièce d'identité, l'avis d'imposition et un RIB. Aucune autre pièce "
                 "ne peut être exigée.")
-    status, note = compare_practice(national, "Une attestation de votre médecin traitant doit également accompagner la "
+    status, note = status_and_note(national, "Une attestation de votre médecin traitant doit également accompagner la "
                                               "demande : sans elle, votre dossier reste incomplet.")
     assert status == "contraire" and "limitative" in note
     # an optional extra piece: a local addition, not a contradiction
-    assert compare_practice(national, "En plus, le demandeur est invité à joindre un justificatif de domicile ; son absence "
+    assert status_and_note(national, "En plus, le demandeur est invité à joindre un justificatif de domicile ; son absence "
                                       "ne rend pas le dossier incomplet.")[0] == "divergent"
-    assert compare_practice(national, "La demande doit être accompagnée d'une pièce d'identité, de l'avis d'imposition et "
+    assert status_and_note(national, "La demande doit être accompagnée d'une pièce d'identité, de l'avis d'imposition et "
                                       "d'un RIB.")[0] == "conforme"
 
 
 def test_exception_added_to_an_unconditional_obligation_is_contraire():
     national = "La visite à domicile est obligatoire pour toute demande d'APA."
-    status, note = compare_practice(national, "La visite à domicile est obligatoire, sauf pour les renouvellements des "
+    status, note = status_and_note(national, "La visite à domicile est obligatoire, sauf pour les renouvellements des "
                                               "personnes en GIR 4.")
     assert status == "contraire" and "exception" in note
 
@@ -264,17 +269,17 @@ def test_exception_added_to_an_unconditional_obligation_is_contraire():
 def test_exclusion_written_as_a_verb_and_a_local_cumulation():
     national = ("L'APA exclut le versement simultané de l'aide ménagère (aide sociale départementale ou caisse de retraite), "
                 "de la majoration pour tierce personne et de la PCH.")
-    assert compare_practice(national, "L'APA peut être cumulée avec l'aide ménagère servie par la caisse de retraite.")[0] == "contraire"
-    assert compare_practice(national, "Vous ne pouvez pas percevoir en même temps l'APA et la PCH, ni l'aide ménagère de "
+    assert status_and_note(national, "L'APA peut être cumulée avec l'aide ménagère servie par la caisse de retraite.")[0] == "contraire"
+    assert status_and_note(national, "Vous ne pouvez pas percevoir en même temps l'APA et la PCH, ni l'aide ménagère de "
                                       "votre caisse de retraite.")[0] == "conforme"
 
 
 def test_other_appeal_authority_is_contraire_unless_the_mandatory_appeal_is_kept():
     national = ("Le demandeur forme un recours administratif préalable obligatoire (RAPO) auprès du président du conseil "
                 "départemental dans un délai de 2 mois.")
-    assert compare_practice(national, "La décision peut être contestée dans les deux mois devant la commission "
+    assert status_and_note(national, "La décision peut être contestée dans les deux mois devant la commission "
                                       "départementale d'aide sociale.")[0] == "contraire"
-    assert compare_practice(national, "Le RAPO, adressé au président dans les deux mois, est examiné par une commission "
+    assert status_and_note(national, "Le RAPO, adressé au président dans les deux mois, est examiné par une commission "
                                       "interne de recours.")[0] == "divergent"
 
 
@@ -282,7 +287,7 @@ def test_a_figure_of_another_article_is_not_compared():
     national = "Toute décision peut faire l'objet d'un recours administratif préalable dans un délai de 2 mois."
     practice = ("Vous avez deux mois pour adresser un recours administratif préalable au président. Pour mémoire, votre "
                 "demande de révision est traitée sous trois mois.")
-    status, note = compare_practice(national, practice, topic="Recours contre une décision")
+    status, note = status_and_note(national, practice, topic="Recours contre une décision")
     assert status == "conforme", note
 
 
@@ -294,35 +299,32 @@ def test_reason_states_the_values_compared():
 
 def test_a_negation_elsewhere_in_the_clause_does_not_deny_a_remote_evaluation():
     national = "La visite à domicile est obligatoire. Elle ne peut être remplacée par un entretien téléphonique."
-    assert compare_practice(national, "Si votre situation n'a pas changé, l'entretien d'évaluation se tient en "
+    assert status_and_note(national, "Si votre situation n'a pas changé, l'entretien d'évaluation se tient en "
                                       "visioconférence, sans déplacement.")[0] == "contraire"
-    assert compare_practice(national, "Visite à domicile systématique. Aucune évaluation sur dossier ou par téléphone.")[0] == "conforme"
+    assert status_and_note(national, "Visite à domicile systématique. Aucune évaluation sur dossier ou par téléphone.")[0] == "conforme"
 
 
 def test_no_false_gap_on_places_pronouns_and_other_orders_of_magnitude():
     visit = "L'évaluation donne lieu à une visite à domicile obligatoire."
     # a person without a home is visited where she lives: not an evaluation moved out of the home
-    assert compare_practice(visit, "La visite a lieu au lieu de vie habituel ou dans les locaux de l'organisme de "
+    assert status_and_note(visit, "La visite a lieu au lieu de vie habituel ou dans les locaux de l'organisme de "
                                    "domiciliation.")[0] == "conforme"
     # offered as an alternative, it is
-    assert compare_practice(visit, "À sa demande, l'évaluation peut se dérouler dans les locaux de la maison de "
+    assert status_and_note(visit, "À sa demande, l'évaluation peut se dérouler dans les locaux de la maison de "
                                    "l'autonomie.")[0] == "contraire"
     # "il finance…" restating what the national module finances is no local offer
     national = "Le module répit finance l'accueil de jour, l'hébergement temporaire ou le relais à domicile."
-    assert compare_practice(national, "Il finance de l'accueil de jour, de l'hébergement temporaire ou du relais à "
+    assert status_and_note(national, "Il finance de l'accueil de jour, de l'hébergement temporaire ou du relais à "
                                       "domicile.")[0] == "conforme"
     # a restated hourly tariff and monthly ceilings of a table: no extra tariff
-    assert compare_practice("Ce tarif ne peut être inférieur au tarif plancher national de 23,50 € par heure.",
+    assert status_and_note("Ce tarif ne peut être inférieur au tarif plancher national de 23,50 € par heure.",
                             "Le tarif est égal au tarif plancher national, soit 23,50 € par heure. GIR 3 1 195,67 € "
                             "50 heures")[0] == "conforme"
 
 
-def test_quantities_and_practice_status():
-    assert quantities("sous 45 jours, ou 3 mois, 50 % et 24,10 €") == {
-        "duree": {45.0, 90.0}, "pourcentage": {50.0}, "montant": {24.10}, "heures": set()}
-    assert quantities("un délai de deux mois")["duree"] == {60.0}
+def test_practice_status_of_a_delay():
     national = "La décision est notifiée dans un délai de deux mois."
-    assert compare_practice(national, "Décision notifiée sous 3 mois.")[0] == "contraire"  # longer than the legal maximum
-    assert compare_practice(national, "Décision notifiée sous 45 jours.")[0] == "divergent"  # shorter: compatible
-    assert compare_practice(national, "La décision est notifiée dans les 2 mois.")[0] == "conforme"
-    assert compare_practice(national, "")[0] == "non_trouve"
+    assert status_and_note(national, "Décision notifiée sous 3 mois.")[0] == "contraire"  # longer than the legal maximum
+    assert status_and_note(national, "Décision notifiée sous 45 jours.")[0] == "divergent"  # shorter: compatible
+    assert status_and_note(national, "La décision est notifiée dans les 2 mois.")[0] == "conforme"
+    assert status_and_note(national, "")[0] == "non_trouve"

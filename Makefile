@@ -90,7 +90,7 @@ SP_CORPUS := $(DATA)/service-public/fiches.jsonl
 CASF_CORPUS := $(DATA)/casf/articles.jsonl
 EVAL_RUN := $(BIN)/python -m eval.run --mode extractif $(if $(LIMIT),--limit $(LIMIT))
 
-eval: install ## Évaluation → eval/reports/ : démo, puis service-public et CASF (tels quels et sans leurs documents attendus) si les données réelles sont là (DATA=../shared/data) ; génératif sur GEN_LIMIT questions si un LLM répond (MODE=… LIMIT=… DATASET=… CORPUS=… pour un seul run)
+eval: install ## Évaluation → eval/reports/ : démo, puis service-public et CASF (tels quels, sans leurs documents attendus, et les questions service-public hors du domaine de la démo et du CASF) si les données réelles sont là (DATA=../shared/data) ; génératif sur GEN_LIMIT questions si un LLM répond (MODE=… LIMIT=… DATASET=… CORPUS=… pour un seul run)
 ifdef MODE
 	$(BIN)/python -m eval.run $(EVAL_ARGS) --mode $(MODE) $(if $(LIMIT),--limit $(LIMIT))
 else
@@ -98,12 +98,17 @@ else
 	@if [ -f "$(SP_CORPUS)" ] && [ -f "$(SP_QUESTIONS)" ]; then \
 		echo "Données réelles service-public : questions telles quelles, puis sans leur fiche attendue."; \
 		$(EVAL_RUN) --dataset "$(SP_QUESTIONS)" --corpus "$(SP_CORPUS)" && \
-		$(EVAL_RUN) --dataset "$(SP_QUESTIONS)" --corpus "$(SP_CORPUS)" --sans-source; \
+		$(EVAL_RUN) --dataset "$(SP_QUESTIONS)" --corpus "$(SP_CORPUS)" --sans-source && \
+		echo "Questions service-public hors du domaine du corpus de démonstration (passeport, copropriété…)." && \
+		$(EVAL_RUN) --dataset "$(SP_QUESTIONS)" --hors-domaine "$(SP_CORPUS)"; \
 	else echo "Données service-public absentes ($(DATA)) : non évaluées."; fi
 	@if [ -f "$(CASF_CORPUS)" ]; then \
 		echo "Données réelles CASF : questions telles quelles, puis sans leurs articles attendus."; \
 		$(EVAL_RUN) --dataset eval/datasets/casf-questions.jsonl --corpus "$(CASF_CORPUS)" && \
-		$(EVAL_RUN) --dataset eval/datasets/casf-questions.jsonl --corpus "$(CASF_CORPUS)" --sans-source; \
+		$(EVAL_RUN) --dataset eval/datasets/casf-questions.jsonl --corpus "$(CASF_CORPUS)" --sans-source && \
+		if [ -f "$(SP_CORPUS)" ] && [ -f "$(SP_QUESTIONS)" ]; then \
+			echo "Questions service-public hors du domaine du CASF." && \
+			$(EVAL_RUN) --dataset "$(SP_QUESTIONS)" --corpus "$(CASF_CORPUS)" --hors-domaine "$(SP_CORPUS)"; fi; \
 	else echo "Données CASF absentes ($(DATA)) : non évaluées."; fi
 	@if $(BIN)/autonomie llm status >/dev/null 2>&1; then \
 		echo "Serveur LLM disponible : évaluation en mode génératif ($(GEN_LIMIT) questions)."; \

@@ -11,7 +11,7 @@
    those wrong answers come without the « partial evidence » caution (confident wrong answers).
 3. Questions **off the corpus's domain**: the service-public questions on other public services (« Comment
    renouveler un passeport ? »), asked of the demo corpus and of the CASF, which answer none of them
-   (:func:`off_domain_questions`): abstention rate and answers given without a caution.
+   (:func:`eval.dataset.off_domain_questions`): abstention rate and answers given without a caution.
 
     python -m bench.answer
     python -m bench.answer --limit 50 --gen-limit 10 --real-limit 100
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import re
 import tempfile
 import time
 from collections import Counter
@@ -59,32 +58,16 @@ def demo_questions(limit: int | None) -> tuple[str, list[str]]:
     return "aucun", []
 
 
-# Words of a service-public question or of its gold fiche that may touch what the demo corpus (autonomy) or the
-# CASF (social action) answer. Deliberately broad: a question kept must be one neither corpus answers, and a
-# few off-domain questions lost cost nothing.
-RELATED_TO_SOCIAL_ACTION = re.compile(
-    r"handicap|autonomie|\bAPA\b|\bAAH\b|personnes? âgées?|Ehpad|dépendance|aidant|tutelle|curatelle|MDPH|invalidit"
-    r"|aide sociale|accueil|AGGIR|\bAspa\b|retraite|RQTH|domicile|\bPCH\b|vieillesse|soins|santé|allocation|enfan"
-    r"|famil|logement|\bRSA\b|insertion|adoption|hébergement|pauvreté|précarité|social|solidarit|mineur|protection",
-    re.IGNORECASE)
-
-
-def off_domain_questions(questions: list[dict[str, Any]], fiches: dict[str, str]) -> list[str]:
-    """The service-public questions (``{question, gold_doc}``) that neither their own words nor their gold fiche
-    (``fiches``: id → text) relate to social action or autonomy: asked of the demo corpus or of the CASF, the
-    assistant should abstain."""
-    return [q["question"] for q in questions
-            if not RELATED_TO_SOCIAL_ACTION.search(q["question"])
-            and not RELATED_TO_SOCIAL_ACTION.search(fiches.get(q["gold_doc"], ""))]
-
-
 def shared_off_domain_questions(settings: Settings, limit: int | None) -> list[str]:
-    """:func:`off_domain_questions` of the shared service-public data (none when it is absent)."""
+    """The shared service-public questions off the demo corpus's and the CASF's domain
+    (:func:`eval.dataset.off_domain_questions`; none when the data is absent)."""
+    from eval.dataset import load_dataset, load_texts, off_domain_questions
+
     sp = shared_data_dir(settings) / "service-public"
     if not (sp / "fiches.jsonl").exists() or not (sp / "questions-dev.jsonl").exists():
         return []
-    questions = off_domain_questions(read_jsonl(sp / "questions-dev.jsonl"),
-                                     {r["id"]: r["text"] for r in read_jsonl(sp / "fiches.jsonl")})
+    questions = [q.question for q in off_domain_questions(load_dataset(sp / "questions-dev.jsonl"),
+                                                          load_texts(sp / "fiches.jsonl"))]
     return questions[:limit] if limit else questions
 
 

@@ -80,8 +80,9 @@ def evaluate_gate(summary: dict[str, Any], baseline: dict[str, Any] | None,
 
 def threshold_key(meta: dict[str, Any]) -> str:
     """The ``datasets`` entry of thresholds.yaml for a run: its dataset, plus ``/sans-source`` for the
-    variant asked without its gold documents."""
-    return meta["dataset_name"] + ("/sans-source" if meta.get("variant") == "sans_source" else "")
+    variant asked without its gold documents, ``/hors-domaine`` for questions asked of a corpus off their domain."""
+    suffix = {"sans_source": "/sans-source", "hors_domaine": "/hors-domaine"}.get(meta.get("variant", ""), "")
+    return meta["dataset_name"] + suffix
 
 
 def main(

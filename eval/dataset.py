@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -140,3 +141,39 @@ def load_dataset(path: Path) -> list[EvalQuestion]:
     if not questions:
         raise DatasetError(f"{path} : aucune question.")
     return questions
+
+
+# Words of a service-public question or of its gold fiche that may touch what the demo corpus (autonomy) or the
+# CASF (social action) answer. Deliberately broad: a question kept must be one neither corpus answers, and a few
+# off-domain questions lost cost nothing.
+RELATED_TO_SOCIAL_ACTION = re.compile(
+    r"handicap|autonomie|\bAPA\b|\bAAH\b|personnes? âgées?|Ehpad|dépendance|aidant|tutelle|curatelle|MDPH|invalidit"
+    r"|aide sociale|accueil|AGGIR|\bAspa\b|retraite|RQTH|domicile|\bPCH\b|vieillesse|soins|santé|allocation|enfan"
+    r"|famil|logement|\bRSA\b|insertion|adoption|hébergement|pauvreté|précarité|social|solidarit|mineur|protection",
+    re.IGNORECASE)
+
+
+def off_domain_questions(questions: list[EvalQuestion], fiches: dict[str, str]) -> list[EvalQuestion]:
+    """The service-public ``questions`` on other public services (passport, co-ownership, driving licence…):
+    neither their words nor their gold fiche (``fiches``: id → text) relate to social action or autonomy
+    (:data:`RELATED_TO_SOCIAL_ACTION`). Asked of the demo corpus or of the CASF, which answer none of them, they
+    come back as « hors_corpus » questions: the assistant should abstain."""
+    return [EvalQuestion(qid=q.qid, question=q.question, category="hors_corpus", answerable=False) for q in questions
+            if not RELATED_TO_SOCIAL_ACTION.search(q.question)
+            and not any(RELATED_TO_SOCIAL_ACTION.search(fiches.get(doc, "")) for doc in q.gold_doc_ids)]
+
+
+def load_texts(path: Path) -> dict[str, str]:
+    """``{"id", "text"}`` lines of a JSONL corpus (service-public's fiches), by id."""
+    if not path.exists():
+        raise DatasetError(f"Fiches introuvables : {path}")
+    texts: dict[str, str] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            texts[str(record["id"])] = str(record.get("text", ""))
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise DatasetError(f"{path}, ligne {number} : fiche illisible ({exc}).") from exc
+    return texts

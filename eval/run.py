@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from assistant.settings import PROJECT_ROOT, get_settings
-from eval.dataset import DatasetError, EvalQuestion, load_dataset
+from eval.dataset import DatasetError, EvalQuestion, load_dataset, load_texts, off_domain_questions
 from eval.index import Catalogue, collection_name, ensure_indexed, eval_settings
 from eval.judge import Judge
 from eval.report import markdown, write_all
@@ -74,6 +74,11 @@ def main(
         False, "--sans-source",
         help="Poser chaque question en excluant ses documents attendus de la recherche : le corpus n'y répond plus, "
              "l'assistant doit s'abstenir (questions « hors corpus » réalistes)."),
+    hors_domaine: Optional[Path] = typer.Option(
+        None, "--hors-domaine", metavar="FICHES",
+        help="Jeu service-public posé à un autre corpus (démonstration, CASF) : ne garder que les questions dont ni "
+             "les mots ni la fiche attendue (FICHES, fiches.jsonl) ne touchent l'action sociale ou l'autonomie "
+             "(passeport, copropriété, permis…) ; le corpus n'y répond pas, l'assistant doit s'abstenir."),
 ) -> None:
     """Évalue l'assistant (recherche, citations, réponses, abstention, coût) et écrit un rapport."""
     if mode not in ("auto", "extractif", "generatif"):
@@ -83,8 +88,16 @@ def main(
     if not corpus.exists():
         console.print(f"[red]Corpus introuvable : {corpus}[/red]")
         raise typer.Exit(2)
+    if sans_source and hors_domaine:
+        console.print("[red]--sans-source et --hors-domaine ne se combinent pas : choisissez l'une des deux variantes.[/red]")
+        raise typer.Exit(2)
     try:
-        questions = select(load_dataset(dataset), limit, seed)
+        questions = load_dataset(dataset)
+        if hors_domaine:
+            questions = off_domain_questions(questions, load_texts(hors_domaine))
+            if not questions:
+                raise DatasetError(f"{dataset} : aucune question hors domaine.")
+        questions = select(questions, limit, seed)
     except DatasetError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2)
@@ -130,7 +143,7 @@ def main(
 
     meta = {"created": created.isoformat(), "dataset": _shown(dataset), "dataset_name": dataset.stem,
             "corpus": _shown(corpus), "corpus_name": corpus.name, "collection": collection_name(corpus), "mode": mode,
-            "variant": "sans_source" if sans_source else "tel_quel",
+            "variant": "sans_source" if sans_source else "hors_domaine" if hors_domaine else "tel_quel",
             "limit": limit, "seed": seed, "retrieval_k": settings.eval.retrieval_k, "judge": settings.eval.judge_base_url,
             "judge_model": settings.eval.judge_model if settings.eval.judge_base_url else None,
             "embedding_model": settings.embedding.model, "documents": len(catalogue.chunks),

@@ -157,21 +157,6 @@ def test_answer_bench_extractive_on_a_tiny_corpus(tmp_path: Path):
     assert "Mode extractif" in md and "Questions hors du domaine du corpus" in md
 
 
-def test_off_domain_questions_are_those_on_other_public_services():
-    from bench.answer import off_domain_questions
-
-    questions = [
-        {"question": "Comment renouveler un passeport ?", "gold_doc": "F1"},
-        {"question": "Qui peut bénéficier de l'APA ?", "gold_doc": "F2"},  # the question itself is on autonomy
-        {"question": "Quelles sont les règles ?", "gold_doc": "F3"},  # its fiche is on disability
-        {"question": "Comment contester une amende ?", "gold_doc": "F9"},  # fiche unknown: judged on its words
-    ]
-    fiches = {"F1": "Le passeport est délivré par la mairie.", "F2": "L'APA aide les personnes âgées.",
-              "F3": "La carte mobilité inclusion des personnes en situation de handicap."}
-    assert off_domain_questions(questions, fiches) == ["Comment renouveler un passeport ?", "Comment contester une amende ?"]
-
-
-
 def test_reranker_bench_times_the_products_reranking_path_against_no_reranker(tmp_path: Path):
     from bench.reranker import run
     from tests.conftest import make_settings

@@ -22,6 +22,9 @@ datasets:
   reel/sans-source:
     metrics:
       recall@5: {min: 0.05}
+  reel/hors-domaine:
+    metrics:
+      recall@5: {min: 0.0}
 """
 
 
@@ -138,13 +141,14 @@ def test_default_report_is_the_latest_of_the_checked_mode(tmp_path, rules, monke
 
 
 def test_default_check_covers_the_latest_run_of_every_set_and_variant(tmp_path, rules, monkeypatch):
-    """make eval runs the demo set and the real ones (as asked, and without their sources): make eval-check
-    gates the latest run of each; the sans-source variant has thresholds of its own."""
+    """make eval runs the demo set and the real ones (as asked, without their sources, off a corpus's domain):
+    make eval-check gates the latest run of each; each variant has thresholds of its own."""
     root = tmp_path / "reports"
     _report(root, "20250101-000000", "2025-01-01T00:00:00", _summary(recall=0.10))  # superseded below
     _report(root, "20250102-000000", "2025-01-02T00:00:00", _summary(recall=0.80))
     _report(root, "20250103-000000", "2025-01-03T00:00:00", _summary(recall=0.70), dataset="reel")
     _report(root, "20250104-000000", "2025-01-04T00:00:00", _summary(recall=0.10), dataset="reel", variant="sans_source")
+    _report(root, "20250104-000001", "2025-01-04T00:00:01", _summary(recall=0.01), dataset="reel", variant="hors_domaine")
     monkeypatch.setenv("AUTONOMIE_EVAL__REPORTS_DIR", str(root))
     from assistant.settings import get_settings
 
@@ -152,10 +156,10 @@ def test_default_check_covers_the_latest_run_of_every_set_and_variant(tmp_path, 
     try:
         result = _cli(["--thresholds", str(rules)])
         assert result.exit_code == 0, result.output
-        assert "évaluation 20250101-000000" not in result.output and "3/3 évaluation(s)" in result.output
-        assert "jeu « reel/sans-source »" in result.output
+        assert "évaluation 20250101-000000" not in result.output and "4/4 évaluation(s)" in result.output
+        assert "jeu « reel/sans-source »" in result.output and "jeu « reel/hors-domaine »" in result.output
         _report(root, "20250105-000000", "2025-01-05T00:00:00", _summary(recall=0.30), dataset="reel")
         failed = _cli(["--thresholds", str(rules)])
     finally:
         get_settings.cache_clear()
-    assert failed.exit_code == 1 and "2/3 évaluation(s)" in failed.output
+    assert failed.exit_code == 1 and "3/4 évaluation(s)" in failed.output

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from eval.dataset import DatasetError, load_dataset
+from eval.dataset import DatasetError, load_dataset, load_texts, off_domain_questions
 from eval.metrics import _section_pattern, normalise_section
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,6 +67,25 @@ def test_casf_format_maps_gold_docs_reference_and_patterns(tmp_path):
     (question,) = load_dataset(path)
     assert question.gold_doc_ids == ["CASF:R232-1"] and question.answerable and question.category == "factuel"
     assert question.reference_answer == "Dès 60 ans." and question.answer_patterns == ["60 ans"]
+
+
+def test_off_domain_questions_are_those_on_other_public_services(tmp_path):
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in [
+        {"qid": "F1", "question": "Comment renouveler un passeport ?", "gold_doc": "F1"},
+        {"qid": "F2", "question": "Qui peut bénéficier de l'APA ?", "gold_doc": "F2"},  # the question is on autonomy
+        {"qid": "F3", "question": "Quelles sont les règles ?", "gold_doc": "F3"},  # its fiche is on disability
+        {"qid": "F9", "question": "Comment contester une amende ?", "gold_doc": "F9"},  # no fiche: judged on its words
+    ]), encoding="utf-8")
+    fiches = tmp_path / "fiches.jsonl"
+    fiches.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in [
+        {"id": "F1", "text": "Le passeport est délivré par la mairie."}, {"id": "F2", "text": "L'APA aide les personnes âgées."},
+        {"id": "F3", "text": "La carte mobilité inclusion des personnes en situation de handicap."}]), encoding="utf-8")
+    kept = off_domain_questions(load_dataset(questions), load_texts(fiches))
+    assert [q.qid for q in kept] == ["F1", "F9"]
+    assert all(q.category == "hors_corpus" and not q.answerable and not q.gold_sources for q in kept)
+    with pytest.raises(DatasetError, match="Fiches introuvables"):
+        load_texts(tmp_path / "absent.jsonl")
 
 
 

@@ -114,3 +114,38 @@ def test_sans_source_excludes_the_gold_documents_and_scores_as_unanswerable():
     assert search_filter(question).exclude_doc_ids == ()
     unanswerable = without_sources(question)
     assert not unanswerable.answerable and unanswerable.gold_sources == [] and unanswerable.reference_answer is None
+
+
+@pytest.mark.slow
+def test_off_domain_run_keeps_other_public_services_as_unanswerable(tmp_path, monkeypatch):
+    corpus = build_corpus(tmp_path / "corpus")
+    questions = tmp_path / "questions-dev.jsonl"
+    questions.write_text("\n".join(json.dumps(q, ensure_ascii=False) for q in [
+        {"qid": "F1", "question": "Comment renouveler un passeport ?", "gold_doc": "F1"},
+        {"qid": "F2", "question": "Qui peut bénéficier de l'APA ?", "gold_doc": "F2"},
+        {"qid": "F3", "question": "Comment contester une amende de stationnement ?", "gold_doc": "F3"},
+    ]), encoding="utf-8")
+    fiches = tmp_path / "fiches.jsonl"
+    fiches.write_text("\n".join(json.dumps({"id": f"F{i}", "text": "Démarches administratives."}) for i in (1, 2, 3)),
+                      encoding="utf-8")
+    monkeypatch.setenv("AUTONOMIE_EVAL__QDRANT_PATH", str(tmp_path / "qdrant"))
+    monkeypatch.setenv("AUTONOMIE_EVAL__CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("AUTONOMIE_EVAL__REPORTS_DIR", str(tmp_path / "reports"))
+    monkeypatch.delenv("AUTONOMIE_EVAL__JUDGE_BASE_URL", raising=False)
+    get_settings.cache_clear()
+    app = typer.Typer()
+    app.command()(main)
+    report = tmp_path / "reports" / "off"
+    args = ["--dataset", str(questions), "--corpus", str(corpus), "--mode", "extractif"]
+    try:
+        refused = CliRunner().invoke(app, [*args, "--sans-source", "--hors-domaine", str(fiches)])
+        assert refused.exit_code == 2 and "ne se combinent pas" in refused.output
+        result = CliRunner().invoke(app, [*args, "--hors-domaine", str(fiches), "--out", str(report)])
+        assert result.exit_code == 0, result.output
+        results = json.loads((report / "results.json").read_text(encoding="utf-8"))
+        assert results["meta"]["variant"] == "hors_domaine"
+        assert [q["qid"] for q in results["questions"]] == ["F1", "F3"]  # the APA question is the corpus's domain
+        assert all(not q["answerable"] and q["category"] == "hors_corpus" for q in results["questions"])
+        assert results["summary"]["metrics"]["abstention_recall"]["n"] == 2
+    finally:
+        get_settings.cache_clear()

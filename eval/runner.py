@@ -119,6 +119,8 @@ def _response_record(response: AssistantResponse, citations: list[Citation]) -> 
         "answer": response.answer,
         "abstained": response.abstained,
         "abstention_reason": response.abstention_reason,
+        "answerability": response.answerability,
+        "confidence": response.confidence,
         "standalone_question": response.standalone_question,
         "citations": [{"marker": c.marker, "doc_id": c.doc_id, "title": c.title, "section_path": c.section_path,
                        "article": c.article, "page": c.page} for c in citations],

@@ -39,6 +39,8 @@ METRICS: tuple[MetricInfo, ...] = (
     MetricInfo("abstention_precision", "Précision de l'abstention", "réponse"),
     MetricInfo("abstention_recall", "Rappel de l'abstention (hors corpus)", "réponse"),
     MetricInfo("abstention_f1", "F1 de l'abstention", "réponse"),
+    MetricInfo("unanswerable_confident", "Questions sans réponse dans le corpus répondues sans mise en garde", "réponse",
+               False),
     MetricInfo("comparison_status_accuracy", "Statuts de comparaison exacts", "réponse"),
     MetricInfo("rougeL", "ROUGE-L (réponse / référence)", "réponse"),
     MetricInfo("chrf", "chrF (réponse / référence)", "réponse"),
@@ -74,7 +76,8 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, dict[str, Any]] = {}
     for info in METRICS:
         if info.group in ("recherche", "réponse") and info.name not in ("answer_rate", "abstention_precision",
-                                                                           "abstention_recall", "abstention_f1"):
+                                                                           "abstention_recall", "abstention_f1",
+                                                                           "unanswerable_confident"):
             values = _values(ok, info.name)
             out[info.name] = _entry(m.mean(values), len(values))
     outcomes = [(r["answerable"], r["response"]["abstained"]) for r in ok]
@@ -85,6 +88,11 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
         out[name] = _entry(value, relevant, "aucune question hors corpus dans le jeu")
     answered = [not did for a, did in outcomes if a]
     out["answer_rate"] = _entry(m.mean(float(x) for x in answered), len(answered))
+    # The wrong answers a professional would trust: given on a question the corpus does not answer, with no caution.
+    banded = [r["response"] for r in ok if not r["answerable"] and r["response"].get("confidence")]
+    out["unanswerable_confident"] = _entry(
+        m.mean(float(not resp["abstained"] and resp["confidence"] == "élevée") for resp in banded), len(banded),
+        "aucune question hors corpus avec un niveau de confiance dans le jeu")
     for name in JUDGE_METRICS:
         scores = [r["judge"][name] for r in ok if name in r.get("judge", {})]
         measured = [s["value"] for s in scores if s["status"] == MEASURED]

@@ -70,6 +70,17 @@ place within its document (« section, p. 3 »)."""
     return ", ".join(x for x in (where, f"p. {page}{OCR_NOTE if ocr else ''}") if x)
 
 
+# Extra points asked of the engine so that passages tied at the cut are all there to be ordered.
+TIE_MARGIN = 10
+
+
+def ranked(passages: list[Passage]) -> list[Passage]:
+    """By decreasing score; ties (frequent with rank fusion: 1/(k+2) + 1/(k+5) twice over) by decreasing dense
+    similarity, then by point id. Qdrant returns tied points in no fixed order, even from one process to the
+    next, which made the same question rank its documents differently from one run to another."""
+    return sorted(passages, key=lambda p: (-p.score, -(p.similarity if p.similarity is not None else -2.0), p.point_id))
+
+
 @dataclass
 class RetrievalResult:
     query: str
@@ -117,8 +128,9 @@ class HybridRetriever:
         t0 = time.perf_counter()
         depth = max(top_k, self.reranker.top_n) if self.reranker else top_k
         points = self.store.query_hybrid(
-            dense, sparse, limit=depth, prefetch_k=self.settings.prefetch_k, search_filter=search_filter or SearchFilter(),
-            rrf_k=self.settings.rrf_k, weights=(self.settings.dense_weight, self.settings.sparse_weight),
+            dense, sparse, limit=depth + TIE_MARGIN, prefetch_k=self.settings.prefetch_k,
+            search_filter=search_filter or SearchFilter(), rrf_k=self.settings.rrf_k,
+            weights=(self.settings.dense_weight, self.settings.sparse_weight),
         )
         timings["search"] = time.perf_counter() - t0
         passages = [Passage.from_point(p) for p in points]
@@ -126,12 +138,13 @@ class HybridRetriever:
             for passage, point in zip(passages, points):
                 if point.dense is not None:
                     passage.similarity = float(point.dense @ dense)
+        passages = ranked(passages)[:depth]
         if self.reranker and passages:
             t0 = time.perf_counter()
             scores = self.reranker.scores(expansion.expanded_query, [p.text for p in passages])
             for passage, score in zip(passages, scores):
                 passage.score = score
-            passages.sort(key=lambda p: p.score, reverse=True)
+            passages = ranked(passages)
             timings["rerank"] = time.perf_counter() - t0
         passages = [p for p in passages if p.score >= self.settings.min_score][:top_k]
         timings["total"] = time.perf_counter() - started

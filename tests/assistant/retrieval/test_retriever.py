@@ -111,3 +111,36 @@ def test_qdrant_server_down_gives_a_clear_error(tmp_path):
     settings = QdrantSettings(url="http://127.0.0.1:9", timeout_s=1)
     with pytest.raises(StoreUnavailableError, match="injoignable"):
         QdrantStore(settings, tmp_path)
+
+
+def test_tied_scores_come_back_in_one_order_whatever_the_engine_returns(small_index):
+    """Rank fusion gives equal scores to many points and Qdrant returns tied points in no fixed order (the same
+    question ranked its documents differently from one eval run to the next): ties go by dense similarity, then
+    point id, and the engine is asked for extra points so that those tied at the cut are all there."""
+    import dataclasses
+    import random
+
+    from assistant.retrieval.retriever import TIE_MARGIN, HybridRetriever
+
+    _, services = small_index
+    real = services.retriever
+
+    class ShufflingStore:
+        def __init__(self, seed):
+            self.random, self.limits = random.Random(seed), []
+
+        def query_hybrid(self, dense, sparse, *, limit, **kwargs):
+            self.limits.append(limit)
+            points = [dataclasses.replace(p, score=0.5) for p in real.store.query_hybrid(dense, sparse, limit=limit, **kwargs)]
+            self.random.shuffle(points)  # every point tied, in the engine's arbitrary order
+            return points
+
+    runs = []
+    for seed in range(3):
+        store = ShufflingStore(seed)
+        retriever = HybridRetriever(real.settings, real.embedder, store, real.sparse, real.glossary)
+        runs.append([p.point_id for p in retriever.run("visite à domicile obligatoire", PUBLIC, top_k=4).passages])
+        assert store.limits == [4 + TIE_MARGIN]
+        similarities = [p.similarity for p in retriever.run("visite à domicile obligatoire", PUBLIC, top_k=4).passages]
+        assert similarities == sorted(similarities, reverse=True)
+    assert runs[0] == runs[1] == runs[2] and len(runs[0]) == 4

@@ -46,62 +46,66 @@ def test_select_is_stratified_and_reproducible():
     assert select(questions, None, 0) == questions
 
 
-@pytest.mark.slow
-def test_small_run_writes_every_report_file_then_resumes(tmp_path, monkeypatch):
-    corpus = build_corpus(tmp_path / "corpus")
-    dataset = tmp_path / "questions.jsonl"
-    dataset.write_text("\n".join(json.dumps(q, ensure_ascii=False) for q in QUESTIONS), encoding="utf-8")
+@pytest.fixture
+def app(tmp_path, monkeypatch):
+    """``eval.run``'s command, its index, cache and reports under ``tmp_path``, no LLM judge."""
     monkeypatch.setenv("AUTONOMIE_EVAL__QDRANT_PATH", str(tmp_path / "qdrant"))
     monkeypatch.setenv("AUTONOMIE_EVAL__CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("AUTONOMIE_EVAL__REPORTS_DIR", str(tmp_path / "reports"))
     monkeypatch.delenv("AUTONOMIE_EVAL__JUDGE_BASE_URL", raising=False)
     get_settings.cache_clear()
-    app = typer.Typer()
-    app.command()(main)
+    command = typer.Typer()
+    command.command()(main)
+    yield command
+    get_settings.cache_clear()
+
+
+@pytest.mark.slow
+def test_small_run_writes_every_report_file_then_resumes(tmp_path, app):
+    corpus = build_corpus(tmp_path / "corpus")
+    dataset = tmp_path / "questions.jsonl"
+    dataset.write_text("\n".join(json.dumps(q, ensure_ascii=False) for q in QUESTIONS), encoding="utf-8")
     report = tmp_path / "reports" / "run-1"
     args = ["--dataset", str(dataset), "--corpus", str(corpus), "--limit", "5", "--mode", "extractif"]
-    try:
-        result = CliRunner().invoke(app, [*args, "--out", str(report)])
-        assert result.exit_code == 0, result.output
-        assert "## Évaluation « questions »" in result.stdout
+    result = CliRunner().invoke(app, [*args, "--out", str(report)])
+    assert result.exit_code == 0, result.output
+    assert "## Évaluation « questions »" in result.stdout
 
-        for name in ("results.json", "questions.csv", "export.jsonl", "report.html"):
-            assert (report / name).stat().st_size > 0, name
-        results = json.loads((report / "results.json").read_text(encoding="utf-8"))
-        assert len(results["questions"]) == 5 and not results["summary"]["errors"]
-        assert results["meta"]["collection"] == "eval-corpus" and results["meta"]["documents"] == 6
-        metrics = results["summary"]["metrics"]
-        for name in ("recall@5", "mrr@10", "ndcg@10", "section_hit@10", "citation_precision", "latency_p50_s"):
-            assert metrics[name]["status"] == "mesure", name
-        assert metrics["faithfulness"]["status"] == "non_mesure" and metrics["faithfulness"]["value"] is None
-        assert all(q["response"]["mode"] == "extractif" for q in results["questions"])
-        by_qid = {q["qid"]: q for q in results["questions"]}
-        if "t-3" in by_qid:  # a restricted dep-59 document, visible to an agent of the Nord
-            assert by_qid["t-3"]["metrics"]["recall@5"] == 1.0
-        if "t-4" in by_qid:
-            assert set(by_qid["t-4"]["response"]["comparison"]) == {"59", "13"}
+    for name in ("results.json", "questions.csv", "export.jsonl", "report.html"):
+        assert (report / name).stat().st_size > 0, name
+    results = json.loads((report / "results.json").read_text(encoding="utf-8"))
+    assert len(results["questions"]) == 5 and not results["summary"]["errors"]
+    assert results["meta"]["collection"] == "eval-corpus" and results["meta"]["documents"] == 6
+    metrics = results["summary"]["metrics"]
+    for name in ("recall@5", "mrr@10", "ndcg@10", "section_hit@10", "citation_precision", "latency_p50_s"):
+        assert metrics[name]["status"] == "mesure", name
+    assert metrics["faithfulness"]["status"] == "non_mesure" and metrics["faithfulness"]["value"] is None
+    assert all(q["response"]["mode"] == "extractif" for q in results["questions"])
+    by_qid = {q["qid"]: q for q in results["questions"]}
+    if "t-3" in by_qid:  # a restricted dep-59 document, visible to an agent of the Nord
+        assert by_qid["t-3"]["metrics"]["recall@5"] == 1.0
+    if "t-4" in by_qid:
+        assert set(by_qid["t-4"]["response"]["comparison"]) == {"59", "13"}
 
-        lines = (report / "export.jsonl").read_text(encoding="utf-8").splitlines()
-        exported = [json.loads(line) for line in lines]
-        assert len(exported) == 5
-        assert {"query", "answer", "contexts", "reference", "metrics"} <= set(exported[0])
-        with (report / "questions.csv").open(encoding="utf-8") as fh:
-            assert len(list(csv.DictReader(fh))) == 5
-        page = (report / "report.html").read_text(encoding="utf-8")
-        assert page.count("data:image/png;base64,") >= 3 and "src='http" not in page and "non mesuré" in page
+    lines = (report / "export.jsonl").read_text(encoding="utf-8").splitlines()
+    exported = [json.loads(line) for line in lines]
+    assert len(exported) == 5
+    assert {"query", "answer", "contexts", "reference", "metrics"} <= set(exported[0])
+    with (report / "questions.csv").open(encoding="utf-8") as fh:
+        assert len(list(csv.DictReader(fh))) == 5
+    page = (report / "report.html").read_text(encoding="utf-8")
+    assert page.count("data:image/png;base64,") >= 3 and "src='http" not in page and "non mesuré" in page
 
-        # Resume: saved answers are reused, not recomputed.
-        saved = next((report / "questions").glob("*.json"))
-        record = json.loads(saved.read_text(encoding="utf-8"))
-        record["response"]["answer"] = "RÉPONSE SAUVEGARDÉE"
-        saved.write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
-        result = CliRunner().invoke(app, [*args, "--resume", str(report)])
-        assert result.exit_code == 0, result.output
-        resumed = json.loads((report / "results.json").read_text(encoding="utf-8"))
-        assert "RÉPONSE SAUVEGARDÉE" in [q["response"]["answer"] for q in resumed["questions"]]
-        assert resumed["meta"]["created"] == results["meta"]["created"]
-    finally:
-        get_settings.cache_clear()
+    # Resume: saved answers are reused, not recomputed.
+    saved = next((report / "questions").glob("*.json"))
+    record = json.loads(saved.read_text(encoding="utf-8"))
+    record["response"]["answer"] = "RÉPONSE SAUVEGARDÉE"
+    saved.write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
+    result = CliRunner().invoke(app, [*args, "--resume", str(report)])
+    assert result.exit_code == 0, result.output
+    resumed = json.loads((report / "results.json").read_text(encoding="utf-8"))
+    assert "RÉPONSE SAUVEGARDÉE" in [q["response"]["answer"] for q in resumed["questions"]]
+    assert resumed["meta"]["created"] == results["meta"]["created"]
 
 
 def test_sans_source_excludes_the_gold_documents_and_scores_as_unanswerable():
@@ -117,7 +121,7 @@ def test_sans_source_excludes_the_gold_documents_and_scores_as_unanswerable():
 
 
 @pytest.mark.slow
-def test_off_domain_run_keeps_other_public_services_as_unanswerable(tmp_path, monkeypatch):
+def test_off_domain_run_keeps_other_public_services_as_unanswerable(tmp_path, app):
     corpus = build_corpus(tmp_path / "corpus")
     questions = tmp_path / "questions-dev.jsonl"
     questions.write_text("\n".join(json.dumps(q, ensure_ascii=False) for q in [
@@ -128,24 +132,14 @@ def test_off_domain_run_keeps_other_public_services_as_unanswerable(tmp_path, mo
     fiches = tmp_path / "fiches.jsonl"
     fiches.write_text("\n".join(json.dumps({"id": f"F{i}", "text": "Démarches administratives."}) for i in (1, 2, 3)),
                       encoding="utf-8")
-    monkeypatch.setenv("AUTONOMIE_EVAL__QDRANT_PATH", str(tmp_path / "qdrant"))
-    monkeypatch.setenv("AUTONOMIE_EVAL__CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("AUTONOMIE_EVAL__REPORTS_DIR", str(tmp_path / "reports"))
-    monkeypatch.delenv("AUTONOMIE_EVAL__JUDGE_BASE_URL", raising=False)
-    get_settings.cache_clear()
-    app = typer.Typer()
-    app.command()(main)
     report = tmp_path / "reports" / "off"
     args = ["--dataset", str(questions), "--corpus", str(corpus), "--mode", "extractif"]
-    try:
-        refused = CliRunner().invoke(app, [*args, "--sans-source", "--hors-domaine", str(fiches)])
-        assert refused.exit_code == 2 and "ne se combinent pas" in refused.output
-        result = CliRunner().invoke(app, [*args, "--hors-domaine", str(fiches), "--out", str(report)])
-        assert result.exit_code == 0, result.output
-        results = json.loads((report / "results.json").read_text(encoding="utf-8"))
-        assert results["meta"]["variant"] == "hors_domaine"
-        assert [q["qid"] for q in results["questions"]] == ["F1", "F3"]  # the APA question is the corpus's domain
-        assert all(not q["answerable"] and q["category"] == "hors_corpus" for q in results["questions"])
-        assert results["summary"]["metrics"]["abstention_recall"]["n"] == 2
-    finally:
-        get_settings.cache_clear()
+    refused = CliRunner().invoke(app, [*args, "--sans-source", "--hors-domaine", str(fiches)])
+    assert refused.exit_code == 2 and "ne se combinent pas" in refused.output
+    result = CliRunner().invoke(app, [*args, "--hors-domaine", str(fiches), "--out", str(report)])
+    assert result.exit_code == 0, result.output
+    results = json.loads((report / "results.json").read_text(encoding="utf-8"))
+    assert results["meta"]["variant"] == "hors_domaine"
+    assert [q["qid"] for q in results["questions"]] == ["F1", "F3"]  # the APA question is the corpus's domain
+    assert all(not q["answerable"] and q["category"] == "hors_corpus" for q in results["questions"])
+    assert results["summary"]["metrics"]["abstention_recall"]["n"] == 2

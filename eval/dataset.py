@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -117,15 +118,7 @@ def load_dataset(path: Path) -> list[EvalQuestion]:
         raise DatasetError(f"Jeu de questions introuvable : {path}")
     questions: list[EvalQuestion] = []
     seen: dict[str, int] = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DatasetError(f"{path}, ligne {number} : JSON invalide ({exc.msg}, colonne {exc.colno}).") from exc
-        if not isinstance(record, dict):
-            raise DatasetError(f"{path}, ligne {number} : un objet JSON est attendu.")
+    for number, record in _records(path):
         if "gold_doc" in record:
             record = _from_service_public(record)
         elif "gold_docs" in record:
@@ -168,12 +161,22 @@ def load_texts(path: Path) -> dict[str, str]:
     if not path.exists():
         raise DatasetError(f"Fiches introuvables : {path}")
     texts: dict[str, str] = {}
+    for number, record in _records(path):
+        if "id" not in record:
+            raise DatasetError(f"{path}, ligne {number} : champ « id » manquant.")
+        texts[str(record["id"])] = str(record.get("text", ""))
+    return texts
+
+
+def _records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) of each non-empty line of a JSONL file; a French error names a bad line."""
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
         try:
             record = json.loads(line)
-            texts[str(record["id"])] = str(record.get("text", ""))
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise DatasetError(f"{path}, ligne {number} : fiche illisible ({exc}).") from exc
-    return texts
+        except json.JSONDecodeError as exc:
+            raise DatasetError(f"{path}, ligne {number} : JSON invalide ({exc.msg}, colonne {exc.colno}).") from exc
+        if not isinstance(record, dict):
+            raise DatasetError(f"{path}, ligne {number} : un objet JSON est attendu.")
+        yield number, record

@@ -86,6 +86,9 @@ def test_off_domain_questions_are_those_on_other_public_services(tmp_path):
     assert all(q.category == "hors_corpus" and not q.answerable and not q.gold_sources for q in kept)
     with pytest.raises(DatasetError, match="Fiches introuvables"):
         load_texts(tmp_path / "absent.jsonl")
+    fiches.write_text('{"id": "F1", "text": "…"}\n{"text": "sans identifiant"}\n', encoding="utf-8")
+    with pytest.raises(DatasetError, match="ligne 2 : champ « id » manquant"):
+        load_texts(fiches)
 
 
 

@@ -279,7 +279,7 @@ def main(argv: list[str] | None = None) -> None:
 def run(settings: Settings, limit: int, gen_limit: int, real_limit: int | None, corpus: Path | None, out_dir: Path,
         index_root: Path = BENCH_CACHE, off_domain: list[str] | None = None) -> dict[str, Any]:
     """``off_domain``: the questions asked of the demo corpus and the CASF that they do not answer (default: the
-    shared service-public ones, :func:`off_domain_questions`, unless ``real_limit`` is 0)."""
+    shared service-public ones, :func:`eval.dataset.off_domain_questions`, unless ``real_limit`` is 0)."""
     source, questions = demo_questions(limit)
     if off_domain is None:
         off_domain = shared_off_domain_questions(settings, real_limit) if real_limit != 0 else []

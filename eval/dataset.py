@@ -1,4 +1,5 @@
-"""Evaluation questions: the demo schema (validated line by line), the service-public and the CASF sets."""
+"""Evaluation questions: the demo schema (validated line by line), the service-public and the CASF sets, and the
+service-public questions off the demo corpus's and the CASF's domain."""
 
 from __future__ import annotations
 

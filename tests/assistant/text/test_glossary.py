@@ -2,7 +2,8 @@ import yaml
 
 from assistant.text.glossary import GLOSSARY_FILE, Glossary, default_glossary
 
-REQUIRED = "APA PCH AAH MDPH CDAPH GIR AGGIR GEVA PPC ESSMS EHPAD SAAD SSIAD SPASAD CNSA ARS CASF ASH RQTH AEEH MTP".split()
+REQUIRED = ("APA PCH AAH MDPH CDAPH GIR AGGIR GEVA PPC ESSMS EHPAD SAAD SSIAD SPASAD CNSA ARS CASF ASH RQTH AEEH MTP "
+            "ESAT FAM MAS SAVS SAMSAH IME CLIC MAIA DAC CODERPA CDCPH CCAS CPOM GMP ACTP PAG").split()
 
 
 def test_glossary_file_is_valid_and_complete():
@@ -26,6 +27,8 @@ def test_acronym_expands_to_full_wording_and_back():
 def test_short_acronyms_need_capitals_and_plain_words_are_untouched():
     glossary = default_glossary()
     assert glossary.expand("le cd 59").added == ()
+    assert glossary.expand("un mas en Provence, elle a dit").added == ()  # MAS, EA: only in capitals
+    assert set(glossary.expand("Orientation en MAS ou en FAM ?").added) == {"maison d'accueil spécialisée", "foyer d'accueil médicalisé"}
     assert glossary.expand("Le CD du Nord").added[0] == "conseil départemental"
     assert not glossary.expand("une question sans sigle").changed
 

@@ -58,7 +58,10 @@ def serve(
             "Arrêtez-le d'abord : `autonomie llm stop`."
         )
     if not detach:
-        signal.signal(signal.SIGTERM, _interrupt)  # stop the server on SIGTERM as on Ctrl+C
+        # Stop the server on SIGTERM as on Ctrl+C. SIGINT is set too: a process started in the background by a
+        # script inherits SIGINT ignored, and Python then never raises KeyboardInterrupt.
+        signal.signal(signal.SIGTERM, _interrupt)
+        signal.signal(signal.SIGINT, _interrupt)
     typer.echo("Démarrage du serveur LLM…")
     try:
         handle = start_local_server(settings)

@@ -139,11 +139,10 @@ class AnswerWorkflow(Workflow):
         masked = mask_question(components, ev.question)
         await ctx.store.set("masked", masked)
         base = ev.search_filter or SearchFilter()
+        mode, warnings = await asyncio.to_thread(choose_mode, components, ev.mode)
         if ev.compare_territories:
             analysis = comparison_analysis(masked.text, ev.compare_territories)
-            mode, _ = await asyncio.to_thread(choose_mode, components, ev.mode)
             return ComparisonRequested(question=masked.text, analysis=analysis, search_filter=base, mode=mode)
-        mode, warnings = await asyncio.to_thread(choose_mode, components, ev.mode)
         t0 = time.perf_counter()
         analysis = await asyncio.to_thread(analyse_question, components, masked.text, ev.history, base, mode, warnings)
         analysed_s = time.perf_counter() - t0

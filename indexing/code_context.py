@@ -36,8 +36,9 @@ def chapter_of(title: str) -> str | None:
 
 def chapter_contexts(titles: Sequence[str], texts: Sequence[str]) -> list[str]:
     """One description per article (``""`` for none): « Chapitre 232 : allocation personnalisée autonomie ;
-    perte autonomie ; … » (words of under three letters are not counted). Empty for every article when fewer than ``MIN_ARTICLES`` carry a
-    code article number, or when a chapter has a single article (nothing to learn from)."""
+    perte autonomie ; … » (words of under three letters are not counted). Empty for every article when fewer
+    than ``MIN_ARTICLES`` carry a code article number, or when a chapter has a single article (nothing to
+    learn from)."""
     from sklearn.feature_extraction.text import CountVectorizer
 
     chapters = [chapter_of(title) for title in titles]

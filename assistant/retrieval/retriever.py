@@ -60,7 +60,7 @@ def format_location(title: str, section_path: str = "", article: str | None = No
                     ocr: bool = False) -> str:
     """The one place a citation's place is written: « Titre › section › article L232-1, p. 3 » (the article when
     the section does not already name it; the OCR note after a page read from a scan). Without ``title``: the
-place within its document (« section, p. 3 »)."""
+    place within its document (« section, p. 3 »)."""
     parts = [part for part in (title, section_path) if part]
     if article and f"rticle {article}" not in " ".join(parts):
         parts.append(f"article {article}")

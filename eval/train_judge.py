@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import io
 import json
 import pickle
 import re
@@ -116,10 +117,18 @@ def corpora(settings: Settings) -> list[Corpus]:
     return found
 
 
+class _CacheUnpickler(pickle.Unpickler):
+    """Reads caches written when this module ran as ``__main__`` (``python -m eval.train_judge`` before the
+    entry point below re-imported it), so that benchmarks can load them too."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        return super().find_class("eval.train_judge" if module == "__main__" else module, name)
+
+
 def collect(settings: Settings, corpus: Corpus, recollect: bool) -> list[Sample]:
     cache = CACHE_DIR / f"{corpus.name}.pkl"
     if cache.exists() and not recollect:
-        samples = pickle.loads(cache.read_bytes())
+        samples = _CacheUnpickler(io.BytesIO(cache.read_bytes())).load()
         by_qid = {q["qid"]: q for q in corpus.questions}
         for sample in samples:  # labels and feature code may have changed since the collection
             q = by_qid.get(sample.qid)
@@ -562,4 +571,6 @@ def write_report(report: dict[str, Any], results: Path) -> None:
 
 
 if __name__ == "__main__":
-    typer.run(main)
+    from eval.train_judge import main as entry  # cached samples then pickle as eval.train_judge.Sample
+
+    typer.run(entry)

@@ -38,6 +38,23 @@ def test_logistic_fit_separates_and_round_trips():
     assert tj.auc(model.probabilities(rows), labels) > 0.95
 
 
+def test_cache_written_by_the_module_run_as_main_loads_elsewhere(tmp_path, monkeypatch):
+    """`python -m eval.train_judge` used to pickle its samples as __main__.Sample: benchmarks could not read them."""
+    import __main__
+    import pickle
+
+    sample = tj.Sample("petit", "q1", "tel_quel", frozenset({"d"}), None, [], None, [])
+    with monkeypatch.context() as patch:
+        patch.setattr(tj.Sample, "__module__", "__main__")
+        patch.setattr(__main__, "Sample", tj.Sample, raising=False)
+        written = pickle.dumps([sample])
+    assert b"__main__" in written and not hasattr(__main__, "Sample")
+    monkeypatch.setattr(tj, "CACHE_DIR", tmp_path)
+    (tmp_path / "petit.pkl").write_bytes(written)
+    loaded = tj.collect(tj.get_settings(), tj.Corpus("petit", tmp_path / "absent.jsonl"), recollect=False)
+    assert type(loaded[0]) is tj.Sample and loaded[0].qid == "q1"
+
+
 @pytest.mark.slow
 def test_collected_samples_fit_into_a_judge_the_product_loads(small_index, tmp_path):
     """Features from the real search and selector on the small index, both variants, then the three models."""

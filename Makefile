@@ -10,7 +10,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-fast corpus ingest serve llm llm-stop bench bench-ingest bench-retrieval bench-answer bench-reranker bench-documents bench-security bench-harmonisation bench-scale eval eval-check train-judge clean
+.PHONY: help install demo test test-fast corpus ingest serve llm llm-stop bench bench-ingest bench-retrieval bench-answer bench-reranker bench-reranker-training bench-documents bench-security bench-harmonisation bench-scale eval eval-check train-judge clean
 
 help: ## Affiche cette aide
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
@@ -68,6 +68,9 @@ bench-answer: install ## Banc des réponses → bench/results/answer.{json,md}
 
 bench-reranker: install ## Coût d'un reranker cross-encoder dans la réponse, contre la même réponse sans → bench/results/reranker.{json,md}
 	$(BIN)/python -m bench.reranker
+
+bench-reranker-training: install ## Cross-encoder affiné depuis e5-small (hors corpus et groupé par question, ~25 min) contre l'ordre de la recherche sur le CASF → bench/results/reranker-training.{json,md}
+	$(BIN)/python -m bench.reranker_training
 
 bench-documents: install ## Banc des documents réels (LibreOffice, 2 colonnes, scans OCR, pages web) → bench/results/documents.{json,md}
 	bash deploy/local/install-test-tools.sh

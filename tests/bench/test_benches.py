@@ -191,3 +191,27 @@ def test_the_int8_ceiling_is_the_cpu_cost_times_the_cores():
 
     assert "19.5 passages/s" in cpu_ceiling(9.767, 2, 25.0) and "hors de portée" in cpu_ceiling(9.767, 2, 25.0)
     assert "atteignable" in cpu_ceiling(15.0, 2, 25.0)
+
+
+def test_reranker_training_fits_the_pool_order_it_is_shown(tmp_path: Path):
+    """The fine-tuning loop really learns: questions seen in training get their gold passage ranked first."""
+    from types import SimpleNamespace
+
+    from bench.reranker_training import evaluate, fine_tune, training_groups
+    from eval.train_judge import Sample
+    from tests.conftest import make_settings
+
+    texts = {doc: text for doc, _, text in RECORDS}
+    samples, questions = [], {}
+    for qid, question, gold in QUESTIONS:
+        order = [d for d in texts if d != gold] + [gold]  # the retriever put the gold passage last
+        pool = SimpleNamespace(passages=[SimpleNamespace(doc_id=d, text=texts[d]) for d in order])
+        samples.append(Sample("mini", qid, "tel_quel", frozenset({gold}), None, [], pool, []))
+        questions[("mini", qid)] = question
+    groups = training_groups(samples, questions, negatives=3)
+    assert [g[1] for g in groups] == [texts[gold] for _, _, gold in QUESTIONS] and all(len(g) == 5 for g in groups)
+
+    model = fine_tune(make_settings(tmp_path), groups * 8, epochs=2, max_length=64, seed=0, learning_rate=3e-4)
+    ranks = evaluate(model, samples, questions)["ranks"]
+    assert ranks["ordre de la recherche"] == {"gold_first": 0.0, "mrr": 0.25}
+    assert ranks["cross-encoder"]["gold_first"] == 1.0

@@ -59,6 +59,7 @@ def training_groups(samples: list[Any], questions: dict[tuple[str, str], str], n
 
 def fine_tune(settings: Settings, groups: list[list[str]], epochs: int, max_length: int, seed: int,
               learning_rate: float = 4e-5) -> Any:
+    """A ``CrossEncoder`` from the shipped e5-small weights, fitted on ``groups`` (batches of 4 questions)."""
     import torch
     from sentence_transformers import CrossEncoder
     from sentence_transformers.cross_encoder.losses import ListNetLoss
@@ -73,7 +74,7 @@ def fine_tune(settings: Settings, groups: list[list[str]], epochs: int, max_leng
     optimizer = torch.optim.AdamW(params, lr=learning_rate, weight_decay=0.01)
     warmup = max(1, steps // 10)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda i: min(1.0, (i + 1) / warmup) * max(0.0, (steps - i) / steps))
-    rng = random.Random(seed)
+    rng, groups = random.Random(seed), list(groups)
     model.model.train()
     started, step = time.perf_counter(), 0
     for _ in range(epochs):
@@ -94,6 +95,7 @@ def fine_tune(settings: Settings, groups: list[list[str]], epochs: int, max_leng
 
 
 def pool_ranks(samples: list[Any], scores: list[np.ndarray]) -> dict[str, float]:
+    """Gold first and MRR when each pool is ordered by decreasing score (ties keep the retriever's order)."""
     first, reciprocal = [], []
     for sample, score in zip(samples, scores):
         labels = sample.passage_labels
@@ -104,6 +106,7 @@ def pool_ranks(samples: list[Any], scores: list[np.ndarray]) -> dict[str, float]
 
 
 def evaluate(model: Any, samples: list[Any], questions: dict[tuple[str, str], str]) -> dict[str, Any]:
+    """Ranks of the retriever's order, the cross-encoder's and their fusions, and the scoring time."""
     started = time.perf_counter()
     scores = [np.asarray(model.predict([(questions[(s.corpus, s.qid)], p.text) for p in s.pool.passages]), dtype=float)
               if s.pool.passages else np.zeros(0) for s in samples]

@@ -8,8 +8,8 @@ Data: the passage pools ``make train-judge`` collects (``.cache/judge/``; collec
 ``answer.max_passages`` passages the answer is built from. A question trains when its pool holds a passage of
 its gold document and at least one other: the first gold passage is the positive, the first ``--negatives``
 others are its hard negatives. Loss: sentence-transformers' cross-encoder ``ListNetLoss`` (softmax cross-entropy
-of the positive against its hard negatives; in-batch negatives would quadruple the cost); the word embeddings stay frozen (2-core budget: one epoch over
-~530 questions is ~8 minutes). The reranker can only reorder the pool, so ranks are over the pool (≤ 8).
+of the positive against its hard negatives; in-batch negatives would quadruple the cost); the word embeddings
+stay frozen (2-core budget: one epoch over ~530 questions is ~8 minutes). The reranker can only reorder the pool, so ranks are over the pool (≤ 8).
 
 Two evaluations on the CASF, the corpus whose ranking falls short:
 
@@ -30,15 +30,14 @@ from __future__ import annotations
 import argparse
 import math
 import random
-import statistics
 import time
 from typing import Any
 
 import numpy as np
 
-from assistant.settings import PROJECT_ROOT, Settings
+from assistant.settings import Settings
 from bench.common import md_table, report_head, results_header, write_results
-from bench.reranker import shipped_e5_folder
+from bench.reranker import rank_metrics, shipped_e5_folder
 
 GAIN_REQUIRED = 0.05  # MRR on the CASF, issue 12
 FUSION_WEIGHTS = (0.5, 1.0, 2.0)
@@ -95,14 +94,9 @@ def fine_tune(settings: Settings, groups: list[list[str]], epochs: int, max_leng
 
 
 def pool_ranks(samples: list[Any], scores: list[np.ndarray]) -> dict[str, float]:
-    """Gold first and MRR when each pool is ordered by decreasing score (ties keep the retriever's order)."""
-    first, reciprocal = [], []
-    for sample, score in zip(samples, scores):
-        labels = sample.passage_labels
-        hits = [rank for rank, i in enumerate(np.argsort(-score, kind="stable")) if labels[i]]
-        first.append(float(bool(hits) and hits[0] == 0))
-        reciprocal.append(1.0 / (hits[0] + 1) if hits else 0.0)
-    return {"gold_first": round(statistics.mean(first), 3), "mrr": round(statistics.mean(reciprocal), 3)}
+    """``rank_metrics`` of each pool ordered by decreasing score (ties keep the retriever's order)."""
+    ranked = [[s.pool.passages[i].doc_id for i in np.argsort(-score, kind="stable")] for s, score in zip(samples, scores)]
+    return rank_metrics(ranked, [list(s.gold) for s in samples])
 
 
 def evaluate(model: Any, samples: list[Any], questions: dict[tuple[str, str], str]) -> dict[str, Any]:
@@ -144,7 +138,6 @@ def run(settings: Settings, epochs_loco: int, epochs_fold: int, folds: int, max_
 
     qids = sorted({s.qid for s in casf})
     random.Random(1).shuffle(qids)
-    scored: list[Any] = []
     fold_scores: dict[str, Any] = {}
     for fold in range(min(folds, max_folds)):
         print(f"Pli {fold + 1}/{folds} des questions CASF", flush=True)
@@ -156,7 +149,6 @@ def run(settings: Settings, epochs_loco: int, epochs_fold: int, folds: int, max_
         fold_scores[str(fold)] = {"trained_on": len(groups), "tested_on": len(test),
                                   "training_s": round(time.perf_counter() - started),
                                   **evaluate(model, test, questions)}
-        scored += test
     evaluations["grouped_by_question"] = {"folds": folds, "run": min(folds, max_folds), "epochs": epochs_fold,
                                           "per_fold": fold_scores}
     data = header | {"parameters": {"negatives": negatives, "max_length": max_length, "gain_required_mrr": GAIN_REQUIRED,
@@ -189,8 +181,8 @@ def markdown(data: dict[str, Any]) -> str:
 
 def _rank_table(evaluation: dict[str, Any]) -> list[str]:
     ranks = evaluation["ranks"]
-    base = ranks["ordre de la recherche"]["mrr"]
-    rows = [[label, v["gold_first"], v["mrr"], round(v["mrr"] - base, 3)] for label, v in ranks.items()]
+    base = ranks["ordre de la recherche"]["mrr@10"]
+    rows = [[label, v["gold_first"], v["mrr@10"], round(v["mrr@10"] - base, 3)] for label, v in ranks.items()]
     return [md_table(["ordre", "attendu 1er", "MRR", "écart de MRR"], rows),
             f"\nNotation : {evaluation['scoring_s_per_question']} s par question (lot de la réponse, pendant le banc)."]
 

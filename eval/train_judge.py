@@ -228,6 +228,67 @@ def fit_logistic(rows: np.ndarray, labels: np.ndarray, features: tuple[str, ...]
     return LogisticModel(features, scaler.mean_, scale, model.coef_[0], float(model.intercept_[0]))
 
 
+def fit_ranking_logistic(rows: np.ndarray, labels: np.ndarray, groups: np.ndarray,
+                         features: tuple[str, ...]) -> LogisticModel:
+    """A relevance model fitted for what it is used for: ordering the items (passages, sentences) of one
+    question (``groups``). The direction is a logistic regression on within-question pairs (a positive item
+    minus a negative one of the same question, both signs, no intercept: a linear RankNet / RankSVM), so that
+    what separates one question's items counts, not what separates easy questions from hard ones; its
+    regularisation is chosen by cross-validation grouped by question. A one-dimensional logistic regression
+    of the labels on that score (Platt scaling, ``platt_scaling``) then gives it a scale and an offset: the
+    output stays a probability, which the later stages read. Questions without a positive or without a negative item only
+    enter the second step."""
+    from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
+    from sklearn.model_selection import GroupKFold
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = StandardScaler().fit(rows)
+    scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
+    standard = (rows - scaler.mean_) / scale
+    differences, signs, pair_groups = [], [], []
+    for group in np.unique(groups):
+        members = np.flatnonzero(groups == group)
+        positives, negatives = members[labels[members] == 1], members[labels[members] == 0]
+        for p in positives:
+            for n in negatives:
+                differences += [standard[p] - standard[n], standard[n] - standard[p]]
+                signs += [1, 0]
+                pair_groups += [group, group]
+    if not differences:
+        return fit_logistic(rows, labels, features)
+    differences, signs, pair_groups = np.asarray(differences), np.asarray(signs), np.asarray(pair_groups)
+    folds = min(3, len(np.unique(pair_groups)))
+    if folds >= 2:
+        splits = list(GroupKFold(n_splits=folds).split(differences, signs, pair_groups))
+        pairwise = LogisticRegressionCV(Cs=[0.01, 0.1, 1.0, 10.0], cv=splits, fit_intercept=False, max_iter=3000,
+                                        l1_ratios=(0.0,), scoring="neg_log_loss", use_legacy_attributes=False)
+    else:
+        pairwise = LogisticRegression(C=1.0, fit_intercept=False, max_iter=3000)
+    direction = pairwise.fit(differences, signs).coef_[0]
+    slope, offset = platt_scaling(standard @ direction, labels)
+    return LogisticModel(features, scaler.mean_, scale, direction * slope, offset)
+
+
+def platt_scaling(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """``(a, b)`` of the probability ``sigmoid(a × score + b)`` of minimal log loss, with ``a`` kept positive:
+    the calibration never reverses the order the scores give (pooled over questions, a feature that ranks
+    one question's items may still look negative)."""
+    from scipy.optimize import minimize
+
+    def loss(params: np.ndarray) -> float:
+        z = params[0] * scores + params[1]
+        return float(np.mean(np.logaddexp(0.0, z) - labels * z))
+
+    fitted = minimize(loss, x0=np.array([1.0, 0.0]), bounds=[(1e-3, None), (None, None)], method="L-BFGS-B")
+    return float(fitted.x[0]), float(fitted.x[1])
+
+
+def fit_passage_ranker(samples: list[Sample]) -> LogisticModel:
+    rows, labels = passage_matrix(samples)
+    groups = np.concatenate([np.full(len(s.pool.passages), i) for i, s in enumerate(samples) if len(s.pool.passages)])
+    return fit_ranking_logistic(rows, labels, groups, PASSAGE_FEATURES)
+
+
 @dataclass
 class Stages:
     passage: LogisticModel
@@ -275,7 +336,7 @@ def sentence_matrix(samples: list[Sample], passage_probs: list[np.ndarray]) -> t
 def fit_stages(samples: list[Sample], folds: int = 5) -> tuple[Stages, list[np.ndarray]]:
     """The three models on ``samples``; also the out-of-fold passage probabilities (grouped by question)."""
     oof = out_of_fold_passage_probabilities(samples, folds)
-    passage = fit_logistic(*passage_matrix(samples), PASSAGE_FEATURES)
+    passage = fit_passage_ranker(samples)
     q_rows, q_labels = question_matrix(samples, oof)
     answerability = fit_logistic(q_rows, q_labels, QUESTION_FEATURES)
     s_rows, s_labels, _ = sentence_matrix(samples, oof)
@@ -289,7 +350,7 @@ def out_of_fold_passage_probabilities(samples: list[Sample], folds: int) -> list
     groups = np.asarray([f"{s.corpus}:{s.qid}" for s in samples])
     result: list[np.ndarray] = [np.zeros(len(s.pool.passages)) for s in samples]
     for train, test in GroupKFold(n_splits=folds).split(np.zeros(len(samples)), groups=groups):
-        model = fit_logistic(*passage_matrix([samples[i] for i in train]), PASSAGE_FEATURES)
+        model = fit_passage_ranker([samples[i] for i in train])
         for i in test:
             result[i] = model.probabilities(samples[i].pool.rows)
     return result
@@ -538,7 +599,10 @@ def write_report(report: dict[str, Any], results: Path) -> None:
         f"{t['max_refusal_target']} des questions auxquelles le corpus répond refusées), mise en garde sous "
         f"{t['caution']} (au-dessus, précision des réponses ≥ {t['caution_precision_target']}), "
         f"phrase {t['sentence']} (meilleure somme : document attendu cité + précision des citations + réponse courte "
-        "énoncée, sur les réponses extractives simulées hors échantillon).", "",
+        "énoncée, sur les réponses extractives simulées hors échantillon).",
+        "- Pertinence des passages : direction ajustée sur des paires d'une même question (passage attendu contre "
+        "autre passage du lot : ce qui les ordonne), puis calibrée en probabilité (Platt) ; capacité à répondre et "
+        "phrases : régressions logistiques.", "",
         "## Validation croisée groupée par question (5 plis)", "",
         f"- AUC de la capacité à répondre : {report['cross_validation']['answerability_auc']}",
         f"- Phrases étiquetées : {report['cross_validation']['sentences_labelled']} "

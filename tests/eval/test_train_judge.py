@@ -38,6 +38,45 @@ def test_logistic_fit_separates_and_round_trips():
     assert tj.auc(model.probabilities(rows), labels) > 0.95
 
 
+def test_ranking_fit_orders_within_a_question_where_a_pointwise_fit_inverts():
+    """Answerable questions: the gold item has the highest similarity of its question. Unanswerable ones: every
+    item is more similar than any gold (a near-domain pool), all negative. Pooled over questions, similarity
+    looks like a sign of a wrong item; within each question it is the sign of the right one."""
+    rng = np.random.default_rng(1)
+    rows, labels, groups = [], [], []
+    for question in range(60):
+        answerable = question % 2 == 0
+        base = 0.3 if answerable else 0.7
+        sims = base + np.concatenate([[0.25], rng.uniform(0, 0.2, size=4)])  # the first item is the most similar
+        for rank, sim in enumerate(sims):
+            rows.append([sim, rng.normal()])  # the second feature is noise
+            labels.append(int(answerable and rank == 0))
+            groups.append(question)
+    rows, labels, groups = np.asarray(rows), np.asarray(labels), np.asarray(groups)
+
+    def gold_first(model):
+        probabilities = model.probabilities(rows)
+        return np.mean([labels[groups == q][int(np.argmax(probabilities[groups == q]))]
+                        for q in range(0, 60, 2)])
+
+    pointwise = tj.fit_logistic(rows, labels, ("similarity", "bruit"))
+    ranking = tj.fit_ranking_logistic(rows, labels, groups, ("similarity", "bruit"))
+    assert pointwise.coef[0] < 0 and gold_first(pointwise) < 0.5
+    assert ranking.coef[0] > 0 and gold_first(ranking) == 1.0
+    probabilities = ranking.probabilities(rows)
+    assert ((0 < probabilities) & (probabilities < 1)).all()
+
+
+def test_platt_scaling_calibrates_without_reversing_the_order():
+    rng = np.random.default_rng(2)
+    scores = rng.normal(size=2000)
+    labels = (rng.uniform(size=2000) < 1 / (1 + np.exp(-(2.0 * scores - 1.0)))).astype(int)
+    slope, offset = tj.platt_scaling(scores, labels)
+    assert slope == pytest.approx(2.0, abs=0.3) and offset == pytest.approx(-1.0, abs=0.3)
+    slope, _ = tj.platt_scaling(scores, 1 - labels)  # scores that look reversed pooled: the order is kept
+    assert slope > 0
+
+
 def test_cache_written_by_the_module_run_as_main_loads_elsewhere(tmp_path, monkeypatch):
     """`python -m eval.train_judge` used to pickle its samples as __main__.Sample: benchmarks could not read them."""
     import __main__

@@ -25,7 +25,7 @@ class CitationVerifier:
         by_marker = {c.marker: c for c in citations}
         verification = Verification()
         kept: list[str] = []
-        for sentence in split_sentences(answer):
+        for sentence in claims(answer):
             markers = [int(m) for m in _MARKER_RE.findall(sentence)]
             body = _MARKER_RE.sub("", sentence).strip()
             if not markers and (len(content_terms(body)) < 3 or body.endswith(":")):
@@ -64,6 +64,24 @@ class CitationVerifier:
         supported = support >= self.min_support
         return SentenceCheck(sentence=body, markers=markers, supported=supported, support=round(support, 3),
                              reason="" if supported else "trop peu de mots du passage")
+
+
+def claims(answer: str) -> list[str]:
+    """The answer's sentences, a quotation that runs over several lines (a list quoted with its lead-in, its
+    citation after the closing guillemet) kept as one claim; a quotation never closed is read line by line."""
+    out: list[str] = []
+    open_quote: list[str] = []
+    for sentence in split_sentences(answer):
+        if open_quote:
+            open_quote.append(sentence)
+            if "»" in sentence:
+                out.append("\n".join(open_quote))
+                open_quote = []
+        elif sentence.count("«") > sentence.count("»"):
+            open_quote = [sentence]
+        else:
+            out.append(sentence)
+    return out + open_quote
 
 
 def _join(sentences: list[str]) -> list[str]:

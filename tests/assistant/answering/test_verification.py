@@ -26,3 +26,23 @@ def test_verifier_keeps_supported_sentences_and_drops_a_planted_claim():
     assert "aucune citation" in reasons and "citation entre guillemets absente du passage" in reasons
     assert verification.unknown_markers == [7]
     assert verification.supported == 2 and not verification.all_supported
+
+
+def test_a_list_quoted_with_its_lead_in_is_one_claim():
+    """The extractive answer quotes a list with its lead-in, one citation after the closing guillemet: every item
+    is kept (they used to be read as uncited sentences and removed); an item the passage lacks still fails."""
+    passage = ("L'APA est versée mensuellement. Trois modalités sont possibles :\n\n"
+               "- le versement au bénéficiaire, qui rémunère lui-même les intervenants ;\n"
+               "- le versement direct au service prestataire ;\n"
+               "- le versement sous forme de CESU préfinancé.")
+    answer = ("D'après les documents du corpus :\n"
+              "- « Trois modalités sont possibles :\n"
+              "- le versement au bénéficiaire, qui rémunère lui-même les intervenants ;\n"
+              "- le versement direct au service prestataire ;\n"
+              "- le versement sous forme de CESU préfinancé. » [1]")
+    kept, verification = CitationVerifier(0.6).run(answer, [citation(1, passage)])
+    assert kept == answer
+    assert verification.checked == verification.supported == 1
+    planted = answer.replace("service prestataire ;", "service prestataire, qui rembourse 500 € ;")
+    kept, verification = CitationVerifier(0.6).run(planted, [citation(1, passage)])
+    assert "500 €" not in kept and verification.supported == 0

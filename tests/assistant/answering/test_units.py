@@ -116,3 +116,17 @@ def test_sentence_vectors_embed_each_sentence_once_and_keep_the_most_recent():
     assert vectors.embed_passages([]).shape == (0, 2)
     with pytest.raises(ValueError):
         SentenceVectors(inner, capacity=0)
+
+
+def test_sentences_are_not_cut_at_a_code_article_reference():
+    """« article L. 312-1 », « art. R. 232-3 », « M. Martin »: the period of an abbreviation ends no sentence (the
+    CASF's answers used to be quoted in halves, the amount in the half left out)."""
+    from assistant.answering.sentences import split_sentences
+
+    text = ("Le montant minimum, visé au 1° de l'article L. 442-1, est égal à 2,5 fois le SMIC. "
+            "Voir l'art. R. 232-3, al. 2. M. Martin le confirme. La CNSA. Le conseil statue.\n"
+            "- premier point")
+    assert split_sentences(text) == [
+        "Le montant minimum, visé au 1° de l'article L. 442-1, est égal à 2,5 fois le SMIC.",
+        "Voir l'art. R. 232-3, al. 2.", "M. Martin le confirme.", "La CNSA.", "Le conseil statue.",
+        "- premier point"]

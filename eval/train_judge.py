@@ -230,14 +230,14 @@ def fit_logistic(rows: np.ndarray, labels: np.ndarray, features: tuple[str, ...]
 
 def fit_ranking_logistic(rows: np.ndarray, labels: np.ndarray, groups: np.ndarray,
                          features: tuple[str, ...]) -> LogisticModel:
-    """A relevance model fitted for what it is used for: ordering the items (passages, sentences) of one
-    question (``groups``). The direction is a logistic regression on within-question pairs (a positive item
+    """A relevance model fitted for what it is used for: ordering the items of one question (``groups``; the
+    passages of its pool). The direction is a logistic regression on within-question pairs (a positive item
     minus a negative one of the same question, both signs, no intercept: a linear RankNet / RankSVM), so that
     what separates one question's items counts, not what separates easy questions from hard ones; its
     regularisation is chosen by cross-validation grouped by question. A one-dimensional logistic regression
     of the labels on that score (Platt scaling, ``platt_scaling``) then gives it a scale and an offset: the
-    output stays a probability, which the later stages read. Questions without a positive or without a negative item only
-    enter the second step."""
+    output stays a probability, which the later stages read. Questions without a positive or without a
+    negative item only enter the second step. (Fitted so, the sentence model did worse: it stays pointwise.)"""
     from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
     from sklearn.model_selection import GroupKFold
     from sklearn.preprocessing import StandardScaler

@@ -9,7 +9,8 @@ Data: the passage pools ``make train-judge`` collects (``.cache/judge/``; collec
 its gold document and at least one other: the first gold passage is the positive, the first ``--negatives``
 others are its hard negatives. Loss: sentence-transformers' cross-encoder ``ListNetLoss`` (softmax cross-entropy
 of the positive against its hard negatives; in-batch negatives would quadruple the cost); the word embeddings
-stay frozen (2-core budget: one epoch over ~530 questions is ~8 minutes). The reranker can only reorder the pool, so ranks are over the pool (≤ 8).
+stay frozen (2-core budget: one epoch over ~530 questions is ~8 minutes). The reranker can only reorder the
+pool, so ranks are over the pool (≤ 8).
 
 Two evaluations on the CASF, the corpus whose ranking falls short:
 

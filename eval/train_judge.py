@@ -218,14 +218,20 @@ def _reference_overlap(sentence: str, reference: str) -> float:
 
 
 # --- fitting -------------------------------------------------------------------------------------------
-def fit_logistic(rows: np.ndarray, labels: np.ndarray, features: tuple[str, ...]) -> LogisticModel:
-    from sklearn.linear_model import LogisticRegression
+def standardisation(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and scale of each column (a constant column keeps scale 1), as ``LogisticModel`` stores them."""
     from sklearn.preprocessing import StandardScaler
 
     scaler = StandardScaler().fit(rows)
-    scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
-    model = LogisticRegression(C=1.0, max_iter=2000, class_weight=None).fit((rows - scaler.mean_) / scale, labels)
-    return LogisticModel(features, scaler.mean_, scale, model.coef_[0], float(model.intercept_[0]))
+    return scaler.mean_, np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
+
+
+def fit_logistic(rows: np.ndarray, labels: np.ndarray, features: tuple[str, ...]) -> LogisticModel:
+    from sklearn.linear_model import LogisticRegression
+
+    mean, scale = standardisation(rows)
+    model = LogisticRegression(C=1.0, max_iter=2000, class_weight=None).fit((rows - mean) / scale, labels)
+    return LogisticModel(features, mean, scale, model.coef_[0], float(model.intercept_[0]))
 
 
 def fit_ranking_logistic(rows: np.ndarray, labels: np.ndarray, groups: np.ndarray,
@@ -240,11 +246,9 @@ def fit_ranking_logistic(rows: np.ndarray, labels: np.ndarray, groups: np.ndarra
     negative item only enter the second step. (Fitted so, the sentence model did worse: it stays pointwise.)"""
     from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
     from sklearn.model_selection import GroupKFold
-    from sklearn.preprocessing import StandardScaler
 
-    scaler = StandardScaler().fit(rows)
-    scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
-    standard = (rows - scaler.mean_) / scale
+    mean, scale = standardisation(rows)
+    standard = (rows - mean) / scale
     differences, signs, pair_groups = [], [], []
     for group in np.unique(groups):
         members = np.flatnonzero(groups == group)
@@ -266,7 +270,7 @@ def fit_ranking_logistic(rows: np.ndarray, labels: np.ndarray, groups: np.ndarra
         pairwise = LogisticRegression(C=1.0, fit_intercept=False, max_iter=3000)
     direction = pairwise.fit(differences, signs).coef_[0]
     slope, offset = platt_scaling(standard @ direction, labels)
-    return LogisticModel(features, scaler.mean_, scale, direction * slope, offset)
+    return LogisticModel(features, mean, scale, direction * slope, offset)
 
 
 def platt_scaling(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
@@ -284,9 +288,7 @@ def platt_scaling(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float]
 
 
 def fit_passage_ranker(samples: list[Sample]) -> LogisticModel:
-    rows, labels = passage_matrix(samples)
-    groups = np.concatenate([np.full(len(s.pool.passages), i) for i, s in enumerate(samples) if len(s.pool.passages)])
-    return fit_ranking_logistic(rows, labels, groups, PASSAGE_FEATURES)
+    return fit_ranking_logistic(*passage_matrix(samples), PASSAGE_FEATURES)
 
 
 @dataclass
@@ -296,10 +298,11 @@ class Stages:
     sentence: LogisticModel | None  # None when the samples have no labelled sentences (service-public alone)
 
 
-def passage_matrix(samples: list[Sample]) -> tuple[np.ndarray, np.ndarray]:
-    rows = [s.pool.rows for s in samples if len(s.pool.passages)]
-    labels = [s.passage_labels for s in samples if len(s.pool.passages)]
-    return np.vstack(rows), np.concatenate(labels)
+def passage_matrix(samples: list[Sample]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows, labels and question (the sample's index) of every retrieved passage."""
+    pooled = [(i, s) for i, s in enumerate(samples) if len(s.pool.passages)]
+    return (np.vstack([s.pool.rows for _, s in pooled]), np.concatenate([s.passage_labels for _, s in pooled]),
+            np.concatenate([np.full(len(s.pool.passages), i) for i, s in pooled]))
 
 
 def top_candidates(sample: Sample, probabilities: np.ndarray) -> tuple[list[int], list[SentenceCandidate]]:

@@ -16,6 +16,7 @@ from typing import Any, Sequence
 from llama_index.core.node_parser import NodeParser
 from llama_index.core.schema import BaseNode, Document, TextNode
 
+from assistant.text.french import NOT_AFTER_ABBREVIATION
 from indexing.markers import NUMBERED_HEADING_PREFIX, PAGE_BREAK
 
 LEAF_LEVEL = 9  # articles, annexes and FAQ questions: the citable units, below every heading level
@@ -34,7 +35,7 @@ _DIVISION_RE = re.compile(
     re.IGNORECASE,
 )
 _NUMBERED_RE = re.compile("^" + NUMBERED_HEADING_PREFIX + r"(.{2,91})$")
-_SENTENCE_END_RE = re.compile(r"(?<=[.!?;])\s+(?=[A-ZÀ-ÖØ-Ý«(\d-])")
+_SENTENCE_END_RE = re.compile(rf"(?<=[.!?;]){NOT_AFTER_ABBREVIATION}\s+(?=[A-ZÀ-ÖØ-Ý«(\d-])")
 
 
 @dataclass
@@ -193,16 +194,12 @@ def _split_section(
 
 
 def _overlap_tail(text: str, overlap_chars: int) -> str:
-    """The last sentences of ``text`` that fit in ``overlap_chars`` (the fallback overlap)."""
+    """The last sentences of ``text`` that fit in ``overlap_chars``, verbatim (the fallback overlap)."""
     if overlap_chars <= 0:
         return ""
-    sentences = _SENTENCE_END_RE.split(text)
-    tail = ""
-    for sentence in reversed(sentences):
-        if len(tail) + len(sentence) + 1 > overlap_chars:
-            break
-        tail = f"{sentence} {tail}".strip()
-    return tail
+    if len(text) <= overlap_chars:
+        return text
+    return next((text[end.end():] for end in _SENTENCE_END_RE.finditer(text) if len(text) - end.end() <= overlap_chars), "")
 
 
 def _split_long(text: str, max_chars: int, overlap_chars: int) -> list[str]:

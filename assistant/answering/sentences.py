@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import re
 
-from assistant.text.french import fold, terms
+from assistant.text.french import NOT_AFTER_ABBREVIATION, fold, terms
 
-# A period ends no sentence after a lone capital (« article L. 312-1 », « M. Martin ») or « art. », « al. », « cf. ».
-_ABBREVIATION = r"(?<!\b[A-Z]\.)(?<!\bart\.)(?<!\bArt\.)(?<!\bal\.)(?<!\bcf\.)"
-_SPLIT_RE = re.compile(rf"(?<=[.!?]){_ABBREVIATION}\s+(?=[«A-ZÀ-ÖØ-Ý0-9(])|\n+")
+_SPLIT_RE = re.compile(rf"(?<=[.!?]){NOT_AFTER_ABBREVIATION}\s+(?=[«A-ZÀ-ÖØ-Ý0-9(])|\n+")
 _NUMBER_RE = re.compile(r"\d+(?:[  .]\d{3})*(?:,\d+)?")
 GENERIC_TERMS = frozenset(terms(
     "quel quelle quels quelles comment combien pourquoi faut-il peut-on est-ce doit-on faire "

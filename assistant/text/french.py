@@ -28,6 +28,9 @@ _WORD_RE = re.compile(r"[^\W_]+")
 # "Article L. 232-1", "art. R232-7", "L232-1", "D. 245-4", "Annexe 2-5": a code letter then a dashed number.
 ARTICLE_REF_RE = re.compile(r"\b([LRDA])\s?\.?\s?(\d{1,4}(?:-\d{1,4})+)\b")
 ANNEX_REF_RE = re.compile(r"\bannexe\s+(\d{1,2}(?:-\d{1,2})+)\b", re.IGNORECASE)
+# Lookbehinds for a sentence-end pattern: a period ends no sentence after a lone capital (« article L. 312-1 »,
+# « M. Martin ») or « art. », « al. », « cf. ».
+NOT_AFTER_ABBREVIATION = r"(?<!\b[A-Z]\.)(?<!\bart\.)(?<!\bArt\.)(?<!\bal\.)(?<!\bcf\.)"
 
 _stemmer = Stemmer.Stemmer("french")
 

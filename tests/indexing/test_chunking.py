@@ -81,6 +81,22 @@ def test_long_sections_fall_back_to_size_limits_with_overlap():
     assert all(f"numéro {i} " in joined for i in range(60))
 
 
+def test_overlap_starts_at_a_sentence_not_inside_an_article_reference():
+    """The overlap carried into the next chunk is the end of the previous one, verbatim and from a sentence start:
+    « article L. 232-8 » or « art. 3 » is no sentence end (a chunk opened « 232-8, soit… »)."""
+    paragraphs = [f"Le montant numéro {i} est versé chaque mois. Il est calculé selon l'article L. 232-8, soit d'absence "
+                  f"de résidents classés dans les groupes 5 et 6 :\nla dotation est fixée par art. 3 du décret. La "
+                  f"dotation est versée au gestionnaire numéro {i}." for i in range(8)]
+    text = "Article 5\n" + "\n\n".join(paragraphs)
+    chunks = split_structure(text, max_chars=600, overlap_chars=170)
+    assert len(chunks) > 3
+    for chunk in chunks[1:]:
+        assert chunk.text.startswith(("Le montant numéro", "La dotation est versée")), chunk.text[:60]
+    assert any(chunk.text.startswith("La dotation est versée") for chunk in chunks), "an overlap is carried"
+    source = text.split("\n", 1)[1]
+    assert all(line in source for chunk in chunks for line in chunk.text.split("\n")), "the overlap is verbatim"
+
+
 def test_article_label_normalisation():
     assert article_label("Article L. 232-14 — Délai") == "L. 232-14"
     assert article_label("Art. D. 245-4") == "D. 245-4"

@@ -8,6 +8,7 @@ probabilities, the judge compares the question's answerability with the fitted t
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -274,9 +275,28 @@ def passage_pool(profile: QuestionProfile, passages: list[Passage]) -> PassagePo
                        distinct_documents=len(by_document) / len(passages) if passages else 0.0)
 
 
+_SENTENCE_END = (".", "!", "?", ":", ";", "»", ")", "…")
+# A list item: a bullet, an enumeration (« 1° », « a) », « 2) ») or a lower-case start.
+_LIST_ITEM_RE = re.compile(r"^(?:[-•–]|\d{1,2}°|\d{1,2}\)|[a-zà-öø-ÿ])")
+
+
+def _unfinished(unit: str) -> bool:
+    return not unit.rstrip().endswith(_SENTENCE_END)
+
+
+def _heading_like(unit: str) -> bool:
+    """« Organes de la copropriété », « Calcul de l'indemnité »: a short unpunctuated line with no figure and no
+    table cell — a title, or a list item cut from its lead-in."""
+    return _unfinished(unit) and len(unit) < 90 and not any(ch.isdigit() for ch in unit) and "|" not in unit
+
+
 def _answer_units(text: str) -> list[str]:
-    """Sentences of a passage as answer units: a list's lead-in (« … les conditions suivantes : ») carries
-    its items along; a lead-in whose items are not in the passage is dropped (it announces, never answers)."""
+    """Sentences of a passage as answer units: a list's lead-in (« … les conditions suivantes : ») carries its
+    items along, bulleted or not (« dans le cadre :\nd'un CDD d'insertion,\nd'un contrat unique… », unpunctuated
+    lines, table rows) up to a nested lead-in (« où : »); a sentence wrapped over lines is one unit. Dropped,
+    because they announce or ask and never answer: a lead-in whose items are not in the passage, a question
+    (« Qui est concerné ? »), a title, and a line that continues a sentence begun elsewhere (lower-case start:
+    items whose lead-in is in another chunk)."""
     units = split_sentences(text)
     out: list[str] = []
     position = 0
@@ -285,11 +305,17 @@ def _answer_units(text: str) -> list[str]:
         position += 1
         if unit.endswith(":"):
             items = []
-            while position < len(units) and units[position].startswith(("-", "•", "–")) and len(items) < 8:
+            while (position < len(units) and len(items) < 8 and not units[position].endswith(":")
+                   and (_LIST_ITEM_RE.match(units[position]) or _unfinished(units[position]))):
                 items.append(units[position])
                 position += 1
             if items:
                 out.append("\n".join([unit, *items]))
+            continue
+        while position < len(units) and unit[-1].isalnum() and units[position][0].islower():
+            unit += "\n" + units[position]  # a sentence wrapped over lines (« … et attribue\nune APA… »)
+            position += 1
+        if unit.endswith("?") or unit[0].islower() or _heading_like(unit):
             continue
         out.append(unit)
     return out

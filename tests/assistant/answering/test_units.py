@@ -91,6 +91,33 @@ def test_a_list_lead_in_is_quoted_with_its_items_or_not_at_all():
     assert "- la visite à domicile ;" not in units  # items travel with their lead-in, not twice
 
 
+def test_unbulleted_items_travel_with_their_lead_in_and_fragments_or_questions_are_no_units():
+    """service-public lists have no bullets (30 % of its answers quoted an item alone: « d'un contrat unique
+    d'insertion . »), its sub-headings are questions or titles (« Qui est concerné ? », « Organes de la
+    copropriété » quoted as answers), and a PDF wraps sentences over lines. A line with a figure stays a unit."""
+    from assistant.answering.extractive import _answer_units
+
+    text = ("d'une association humanitaire reconnue,\nQui est concerné ?\nOrganes de la copropriété\n"
+            "Une période de PMSMP peut être réalisée dans le cadre :\nd'un  CDD d'insertion ,\n"
+            "d'un  contrat unique d'insertion .\nLe salarié n'est pas tenu d'accepter de faire une PMSMP.\n"
+            "Le président statue dans les 30 jours et attribue\nune APA forfaitaire d'urgence égale à 40 % du plafond.\n"
+            "Les frais pris en compte sont :\n1° Les frais de transport ;\na) Les frais de séjour.\n"
+            "Vous devez fournir :\nPhotocopie du titre de séjour\nJustificatif de domicile\nLe dossier est déposé en préfecture.\n"
+            "Montant maximal du plan d'aide en GIR 1 : 2 045 €\n"
+            "La participation est calculée selon la formule suivante :\nP = A x 90 %\noù :\nP est la participation.")
+    assert _answer_units(text) == [
+        "Une période de PMSMP peut être réalisée dans le cadre :\nd'un  CDD d'insertion ,\nd'un  contrat unique d'insertion .",
+        "Le salarié n'est pas tenu d'accepter de faire une PMSMP.",
+        "Le président statue dans les 30 jours et attribue\nune APA forfaitaire d'urgence égale à 40 % du plafond.",
+        "Les frais pris en compte sont :\n1° Les frais de transport ;\na) Les frais de séjour.",
+        "Vous devez fournir :\nPhotocopie du titre de séjour\nJustificatif de domicile",
+        "Le dossier est déposé en préfecture.",
+        "Montant maximal du plan d'aide en GIR 1 : 2 045 €",
+        "La participation est calculée selon la formule suivante :\nP = A x 90 %",
+        "P est la participation.",
+    ]
+
+
 def test_sentence_vectors_embed_each_sentence_once_and_keep_the_most_recent():
     import numpy as np
 

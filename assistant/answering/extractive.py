@@ -26,7 +26,7 @@ from assistant.answering.relevance import (
     question_row,
     sentence_row,
 )
-from assistant.answering.sentences import content_terms, split_sentences
+from assistant.answering.sentences import SENTENCE_END, content_terms, split_sentences
 from assistant.retrieval.retriever import Passage
 from assistant.text.french import fold, terms
 from assistant.text.glossary import Glossary
@@ -275,13 +275,12 @@ def passage_pool(profile: QuestionProfile, passages: list[Passage]) -> PassagePo
                        distinct_documents=len(by_document) / len(passages) if passages else 0.0)
 
 
-_SENTENCE_END = (".", "!", "?", ":", ";", "»", ")", "…")
 # A list item: a bullet, an enumeration (« 1° », « a) », « 2) ») or a lower-case start.
 _LIST_ITEM_RE = re.compile(r"^(?:[-•–]|\d{1,2}°|\d{1,2}\)|[a-zà-öø-ÿ])")
 
 
 def _unfinished(unit: str) -> bool:
-    return not unit.rstrip().endswith(_SENTENCE_END)
+    return not unit.rstrip().endswith(SENTENCE_END)
 
 
 def _heading_like(unit: str) -> bool:

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.answering.sentences import GENERIC_TERMS
+from assistant.answering.sentences import GENERIC_TERMS, SENTENCE_END
 from assistant.text.french import article_refs, fold, terms
 from assistant.text.glossary import Glossary
 
@@ -239,7 +239,7 @@ def question_row(passage_probabilities: list[float], *, top_similarity: float, t
 def sentence_row(profile: QuestionProfile, *, similarity: float, best_similarity: float, coverage: float,
                  passage_relevance: float, passage_rank: int, position: int, count: int, text: str) -> list[float]:
     first_line = text.split("\n", 1)[0].strip()
-    unfinished = not first_line.endswith((".", ":", ";", "?", "!", "»", ")"))
+    unfinished = not first_line.endswith(SENTENCE_END)
     heading_like = float(unfinished and (bool(_HEADING_LIKE_RE.match(first_line)) or len(first_line) < 90))
     return [similarity, similarity - best_similarity, coverage, passage_relevance, 1.0 / (1 + passage_rank),
             float(position == 0), position / max(count - 1, 1), type_match(profile.asked, text),

@@ -7,6 +7,7 @@ import re
 from assistant.text.french import NOT_AFTER_ABBREVIATION, fold, terms
 
 _SPLIT_RE = re.compile(rf"(?<=[.!?]){NOT_AFTER_ABBREVIATION}\s+(?=[«A-ZÀ-ÖØ-Ý0-9(])|\n+")
+SENTENCE_END = (".", "!", "?", ":", ";", "»", ")")  # what a finished line ends with
 _NUMBER_RE = re.compile(r"\d+(?:[  .]\d{3})*(?:,\d+)?")
 GENERIC_TERMS = frozenset(terms(
     "quel quelle quels quelles comment combien pourquoi faut-il peut-on est-ce doit-on faire "

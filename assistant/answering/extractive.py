@@ -195,7 +195,7 @@ class SentenceSelector:
         found: list[SentenceCandidate] = []
         for index in indices:
             passage = pool.passages[index]
-            units = [u for u in _answer_units(passage.text)
+            units = [u for u in answer_units(passage.text)
                      if len(u) >= 15 and not looks_like_injection(u, passage.suspected_instructions)]
             found += [SentenceCandidate(index, unit, position, len(units), 0.0, pool.profile.coverage(set(terms(unit))))
                       for position, unit in enumerate(units)]
@@ -289,7 +289,7 @@ def _heading_like(unit: str) -> bool:
     return _unfinished(unit) and len(unit) < 90 and not any(ch.isdigit() for ch in unit) and "|" not in unit
 
 
-def _answer_units(text: str) -> list[str]:
+def answer_units(text: str) -> list[str]:
     """Sentences of a passage as answer units: a list's lead-in (« … les conditions suivantes : ») carries its
     items along, bulleted or not (« dans le cadre :\nd'un CDD d'insertion,\nd'un contrat unique… », unpunctuated
     lines, table rows) up to a nested lead-in (« où : »); a sentence wrapped over lines is one unit. Dropped,

@@ -43,7 +43,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from assistant.answering.comparison import PracticeComparator
-from assistant.answering.extractive import Evidence, SelectedSentence
+from assistant.answering.extractive import Evidence, SelectedSentence, answer_units
 from assistant.answering.sentences import content_terms, split_sentences
 from assistant.answering.schema import Citation, PracticeStatus
 from assistant.answering.steps.answer_extractive import quote_evidence
@@ -358,14 +358,16 @@ class MatrixBuilder:
                           decided_by=result.source, llm_error=result.error)
 
     def _quote(self, question: PracticeQuestion, passages: list[Passage], section: list[Passage], similarity: float) -> Evidence:
-        """The section's sentences that best answer the row, in reading order: the question's words (IDF-weighted)
-        they hold, a figure or a modal word ("obligatoire", "peut") counting too."""
+        """The section's answer units (a list with its lead-in, never a title or a sub-heading question; the
+        extractive answer's units) that best answer the row, in reading order: the question's words (IDF-weighted)
+        they hold, a figure or a modal word ("obligatoire", "peut") counting too. A passage with no answer unit (a
+        chunk that starts inside a list) is quoted line by line."""
         words = content_terms(f"{question.label} {question.question}")
         weights = self.components.term_stats.idf_weights(words)
         scored = []
         for passage in section:
             index = passages.index(passage)
-            for position, sentence in enumerate(split_sentences(passage.text)):
+            for position, sentence in enumerate(answer_units(passage.text) or split_sentences(passage.text)):
                 if len(sentence) < 15:
                     continue
                 present = words & content_terms(sentence)

@@ -80,11 +80,11 @@ def test_evidence_judge_compares_the_answerability_with_its_thresholds():
 
 
 def test_a_list_lead_in_is_quoted_with_its_items_or_not_at_all():
-    from assistant.answering.extractive import _answer_units
+    from assistant.answering.extractive import answer_units
 
     text = ("La procédure se déroule en 3 étapes :\n- le dépôt du dossier ;\n- la visite à domicile ;\n- la décision.\n"
             "Le président statue dans les deux mois. Les pièces à fournir sont les suivantes :")
-    units = _answer_units(text)
+    units = answer_units(text)
     assert units[0] == "La procédure se déroule en 3 étapes :\n- le dépôt du dossier ;\n- la visite à domicile ;\n- la décision."
     assert "Le président statue dans les deux mois." in units
     assert not any(u.endswith(":") for u in units)  # the dangling lead-in at the end announces nothing it holds
@@ -95,7 +95,7 @@ def test_unbulleted_items_travel_with_their_lead_in_and_fragments_or_questions_a
     """service-public lists have no bullets (30 % of its answers quoted an item alone: « d'un contrat unique
     d'insertion . »), its sub-headings are questions or titles (« Qui est concerné ? », « Organes de la
     copropriété » quoted as answers), and a PDF wraps sentences over lines. A line with a figure stays a unit."""
-    from assistant.answering.extractive import _answer_units
+    from assistant.answering.extractive import answer_units
 
     text = ("d'une association humanitaire reconnue,\nQui est concerné ?\nOrganes de la copropriété\n"
             "Une période de PMSMP peut être réalisée dans le cadre :\nd'un  CDD d'insertion ,\n"
@@ -105,7 +105,7 @@ def test_unbulleted_items_travel_with_their_lead_in_and_fragments_or_questions_a
             "Vous devez fournir :\nPhotocopie du titre de séjour\nJustificatif de domicile\nLe dossier est déposé en préfecture.\n"
             "Montant maximal du plan d'aide en GIR 1 : 2 045 €\n"
             "La participation est calculée selon la formule suivante :\nP = A x 90 %\noù :\nP est la participation.")
-    assert _answer_units(text) == [
+    assert answer_units(text) == [
         "Une période de PMSMP peut être réalisée dans le cadre :\nd'un  CDD d'insertion ,\nd'un  contrat unique d'insertion .",
         "Le salarié n'est pas tenu d'accepter de faire une PMSMP.",
         "Le président statue dans les 30 jours et attribue\nune APA forfaitaire d'urgence égale à 40 % du plafond.",

@@ -87,6 +87,24 @@ def test_matrix_statuses_reasons_and_citations_of_each_territory(harmonisation):
     assert matrix.run_id == 1
 
 
+def test_cell_quote_is_an_answer_not_a_title_or_a_sub_heading(harmonisation):
+    """A territory's section often opens with a title and a sub-heading question, and states its rule as a list:
+    the cell quotes the list with its lead-in, never the title that repeats the row's words."""
+    from assistant.retrieval.retriever import Passage
+
+    service, _, _ = harmonisation
+    question = parse_referentiel(REFERENTIEL).questions[0]  # D1, « Délai de décision »
+    text = ("Délai de décision de l'APA\nQuel est le délai de décision ?\n"
+            "Le président du conseil départemental notifie la décision dans les conditions suivantes :\n"
+            "dans un délai de trois mois\nà compter du dépôt du dossier complet.")
+    passage = Passage(point_id="p1", doc_id="dep13-rdas", title="RDAS", doc_type="pratique_territoriale",
+                      territory="13", section_path="APA > Décision", text=text, score=1.0)
+    evidence = service.builder._quote(question, [passage], [passage], 0.9)
+    quotes = [s.text for s in evidence.sentences]
+    assert quotes == ["Le président du conseil départemental notifie la décision dans les conditions suivantes :\n"
+                      "dans un délai de trois mois\nà compter du dépôt du dossier complet."], quotes
+
+
 def test_visibility_follows_the_readers_groups(harmonisation):
     service, _, _ = harmonisation
     public, _ = service.run()

@@ -14,6 +14,10 @@ class Line:
     text: str
     top: float  # fraction of the page height
     bottom: float
+    x0: float = 0.0  # fraction of the page width
+    x1: float = 1.0
+    table: bool = False  # a table's row
+    size: float = 10.0  # the font size of most of its words
 
 
 @dataclass
@@ -39,10 +43,10 @@ def layout_lines(items: list[Item], width: float, height: float) -> list[Line]:
         if gutter is not None and _is_column_band(band, gutter):
             for side in (lambda it: it.x1 <= gutter, lambda it: it.x0 >= gutter):
                 for row in band:
-                    lines += _row_lines([it for it in row if side(it)], height)
+                    lines += _row_lines([it for it in row if side(it)], width, height)
         else:
             for row in band:
-                lines += _row_lines(row, height)
+                lines += _row_lines(row, width, height)
     return lines
 
 
@@ -128,7 +132,7 @@ def _is_column_band(band: list[list[Item]], gutter: float) -> bool:
     return sum(abs(x - middle) <= 1.5 for x in right_starts) >= 0.8 * len(right_starts)
 
 
-def _row_lines(row: list[Item], height: float) -> list[Line]:
+def _row_lines(row: list[Item], width: float, height: float) -> list[Line]:
     """One line per row (words joined by spaces, far-apart groups by `` | ``); a table gives its rows."""
     lines: list[Line] = []
     words: list[Item] = []
@@ -140,13 +144,16 @@ def _row_lines(row: list[Item], height: float) -> list[Line]:
                 gap = right.x0 - left.x1
                 cells = gap > 4 * max(left.size, right.size) or (left.whole_line and right.whole_line and gap > 0)
                 parts.append((" | " if cells else " ") + right.text)
-            lines.append(Line("".join(parts), min(w.top for w in words) / height, max(w.bottom for w in words) / height))
+            lines.append(Line("".join(parts), min(w.top for w in words) / height, max(w.bottom for w in words) / height,
+                              min(w.x0 for w in words) / width, max(w.x1 for w in words) / width,
+                              size=statistics.median(w.size for w in words)))
             words.clear()
 
     for item in row:
         if item.rows is not None:
             flush()
-            lines += [Line(text, item.top / height, item.bottom / height) for text in item.rows]
+            lines += [Line(text, item.top / height, item.bottom / height, item.x0 / width, item.x1 / width, table=True)
+                      for text in item.rows]
         else:
             words.append(item)
     flush()

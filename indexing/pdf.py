@@ -8,12 +8,16 @@ Each page becomes a list of ``Line``s in reading order, with its vertical positi
   column after column; full-width rows (titles, wide tables, centred headers) stay where they are;
 - running headers and footers (a line in the top or bottom band of the page, repeated — numbers aside —
   on at least half of the pages) and page numbers (``3``, ``Page 3 / 12``, ``- 3 -``) are dropped;
+- a sentence wrapped over lines is one line again (``… (annexe 2-4 du`` + ``CASF) permet …``): the next line
+  follows closely and its first word would not have fitted on the line before;
 - a word cut by a line-end hyphen is re-joined (``profes-`` + ``sionnels``), a real compound keeps its
   hyphen (``médico-`` + ``social`` when the document writes ``médico-social`` elsewhere).
 """
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
 import unicodedata
 from collections import Counter
@@ -177,6 +181,55 @@ def _keeps_hyphen(head: str, tail: str, vocabulary: Counter[str]) -> bool:
     return tail in _COMPOUND_TAILS or head.rsplit("-", 1)[-1] in _COMPOUND_HEADS
 
 
+# --- wrapped lines -----------------------------------------------------------------------------------
+_LINE_ENDS_SENTENCE = (".", "!", "?", ":", ";", "…")  # after these, the next line starts a sentence or an item
+_ITEM_START_RE = re.compile(r"^(?:[-•▪◦●■□➢►–*\uf0a7\uf0b7\uf0d8\uf076\uf0fc]|\d{1,2}°|\d{1,2}[.)]\s|[a-zA-Z]\)\s)")
+
+
+def join_wrapped_lines(pages: list[list[Line]]) -> list[list[Line]]:
+    """The pages' lines with each sentence that the layout wrapped made one line again, so that a sentence is
+    quoted whole (« … (annexe 2-4 du » / « CASF) permet d'apprécier … »). A line continues the one before when
+    that one ends unfinished (no sentence end, no lead-in « : », no line-end hyphen: ``repair_hyphenation``
+    joins those), the next follows closely below in the same column and font size, starts no list item, and
+    its first word would not have fitted in the room left at the end of the line before — which tells a wrap
+    from a title, a short item or a table row. The room is measured to the document's right edge for that
+    column (the right-most end of its lines that start left of the line's end). pdfplumber gives lines, not
+    paragraphs, and no library here rebuilds them: hence this rule."""
+    body = sorted((line.x0, line.x1) for lines in pages for line in lines if not line.table)
+    starts = [x0 for x0, _ in body]
+    edges = list(itertools.accumulate((x1 for _, x1 in body), max))
+    out_pages = []
+    for lines in pages:
+        out: list[Line] = []
+        last: Line | None = None  # the physical line that ``out[-1]`` ends with
+        for line in lines:
+            if (last is not None and not last.table
+                    and _continues(last, line, edges[bisect.bisect_left(starts, last.x1) - 1])):
+                joined = out[-1]
+                out[-1] = Line(f"{joined.text.rstrip()} {line.text.strip()}", joined.top, line.bottom,
+                               min(joined.x0, line.x0), max(joined.x1, line.x1), size=joined.size)
+            else:
+                out.append(line)
+            last = line
+        out_pages.append(out)
+    return out_pages
+
+
+def _continues(previous: Line, line: Line, right_edge: float) -> bool:
+    before, text = previous.text.rstrip(), line.text.strip()
+    if (not before or not text or line.table or " | " in before or " | " in text
+            or before.endswith(_LINE_ENDS_SENTENCE) or before.endswith(("-", "\u00ad")) or _ITEM_START_RE.match(text)):
+        return False
+    height = previous.bottom - previous.top
+    if not -0.25 * height <= line.top - previous.bottom <= height:  # a paragraph gap, or the next column
+        return False
+    if abs(line.size - previous.size) > 0.1 * max(line.size, previous.size):  # a title above its text
+        return False
+    char_width = (previous.x1 - previous.x0) / max(len(before), 1)
+    first_word = len(text.split(maxsplit=1)[0])
+    return right_edge - previous.x1 < (first_word + 1) * char_width
+
+
 # --- document ---------------------------------------------------------------------------------------
 def read_pdf(path: Path, ocr: Any = None, on_page: Callable[[int, int], None] | None = None) -> PdfText:
     """Clean page texts of the PDF at ``path``.
@@ -203,7 +256,7 @@ def read_pdf(path: Path, ocr: Any = None, on_page: Callable[[int, int], None] | 
         except OcrUnavailable as exc:
             result.warnings.append(str(exc))
     result.ocr_pages = [i + 1 for i, p in enumerate(pages) if p.ocr]
-    cleaned = strip_furniture([p.lines for p in pages])
+    cleaned = join_wrapped_lines(strip_furniture([p.lines for p in pages]))
     texts = repair_hyphenation(["\n".join(_normalise(line.text) for line in lines) for lines in cleaned])
     result.pages = texts
     return result

@@ -48,6 +48,23 @@ def test_line_end_hyphenation_is_repaired_and_compounds_keep_their_hyphen():
         "Le secteur médico-social et la sous-section 2 ; programme (extrait)."]
 
 
+def test_sentences_wrapped_over_lines_are_one_line_again(tmp_path):
+    """A sentence the layout wrapped is one line again, before a capital too (« (annexe 2-4 du » / « CASF)
+    permet ») so that it is quoted whole; a title, a lead-in, a list item and a short line keep their own line."""
+    lines = parse_file(PROJECT_ROOT / "corpus" / "geva" / "guide-geva.pdf", 50 * MB).documents[0].text.split("\n")
+    assert any("(annexe 2-4 du CASF) permet de fixer un taux d'incapacité" in line for line in lines)
+    assert "1.1 Un outil national d'évaluation" in lines and "Le GEVA poursuit trois objectifs :" in lines
+    assert any(line.startswith("- garantir une évaluation globale") and line.endswith("ses déficiences ;") for line in lines)
+    sentence = ("La decision de la commission est notifiee a la personne dans un delai de deux mois a compter du "
+                "depot du dossier complet aupres de la Maison departementale des personnes handicapees, avec la "
+                "mention des voies et delais de recours ouverts contre elle.")
+    pdf = write_pdf(tmp_path / "court.pdf", [f"Article 2 - Decision\n{sentence}\nVoir aussi\n- le recours gracieux",
+                                             "Volet 5 - Medical\nRempli par le medecin."])
+    first, second = parse_file(pdf, 50 * MB).documents[0].text.split(PAGE_BREAK)
+    assert first.split("\n") == ["Article 2 - Decision", sentence, "Voir aussi", "- le recours gracieux"]
+    assert second.split("\n") == ["Volet 5 - Medical", "Rempli par le medecin."]
+
+
 def test_tables_of_the_demo_pdfs_are_read_as_rows():
     text = parse_file(PROJECT_ROOT / "corpus" / "national" / "pch.pdf", 50 * MB).documents[0].text
     assert "2. Aides techniques | Équipements de compensation | 3 960 € sur 3 ans" in text

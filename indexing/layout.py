@@ -18,6 +18,7 @@ class Line:
     x1: float = 1.0
     table: bool = False  # a table's row
     size: float = 10.0  # the font size of most of its words
+    bold: bool = False  # most of its words are bold
 
 
 @dataclass
@@ -30,6 +31,7 @@ class Item:
     bottom: float
     text: str = ""
     size: float = 10.0
+    bold: bool = False
     rows: list[str] | None = None  # a table's rows
     whole_line: bool = False  # a line already grouped by OCR: a gap to its neighbour separates cells
 
@@ -146,7 +148,7 @@ def _row_lines(row: list[Item], width: float, height: float) -> list[Line]:
                 parts.append((" | " if cells else " ") + right.text)
             lines.append(Line("".join(parts), min(w.top for w in words) / height, max(w.bottom for w in words) / height,
                               min(w.x0 for w in words) / width, max(w.x1 for w in words) / width,
-                              size=statistics.median(w.size for w in words)))
+                              size=statistics.median(w.size for w in words), bold=2 * sum(w.bold for w in words) > len(words)))
             words.clear()
 
     for item in row:

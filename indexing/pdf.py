@@ -19,6 +19,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import re
+import statistics
 import unicodedata
 from collections import Counter
 from collections.abc import Callable
@@ -65,13 +66,18 @@ def page_lines(page: Any) -> list[Line]:
         if rows:
             x0, top, x1, bottom = table.bbox
             items.append(Item(x0, x1, top, bottom, rows=rows))
-    for word in page.extract_words(extra_attrs=["size"]):
+    for word in page.extract_words(extra_attrs=["size"], return_chars=True):
         cx, cy = (word["x0"] + word["x1"]) / 2, (word["top"] + word["bottom"]) / 2
         if any(t.bbox[0] <= cx <= t.bbox[2] and t.bbox[1] <= cy <= t.bbox[3] for t in tables):
             continue
         items.append(Item(word["x0"], word["x1"], word["top"], word["bottom"], word["text"].translate(_LIGATURES),
-                           float(word.get("size") or 10.0)))
+                           float(word.get("size") or 10.0), bold=_bold(word.get("chars") or [])))
     return layout_lines(items, float(page.width), height)
+
+
+def _bold(chars: list[dict[str, Any]]) -> bool:
+    """Most of a word's characters are set in a bold font (« ABCDEF+DejaVuSans-Bold », « Arial,Bold »)."""
+    return 2 * sum("bold" in str(c.get("fontname", "")).lower() for c in chars) > len(chars)
 
 
 def _cell(value: str | None) -> str:
@@ -182,7 +188,8 @@ def _keeps_hyphen(head: str, tail: str, vocabulary: Counter[str]) -> bool:
 
 
 # --- wrapped lines -----------------------------------------------------------------------------------
-_LINE_ENDS_SENTENCE = (".", "!", "?", ":", ";", "…")  # after these, the next line starts a sentence or an item
+_LINE_ENDS_SENTENCE = (".", "!", "?", ":", ";", "…")
+_INDENT = 0.06  # the widest shift, in page widths, between a wrapped line's start and the next's (indents)  # after these, the next line starts a sentence or an item
 _ITEM_START_RE = re.compile(r"^(?:[-•▪◦●■□➢►–*\uf0a7\uf0b7\uf0d8\uf076\uf0fc]|\d{1,2}°|\d{1,2}[.)]\s|[a-zA-Z]\)\s)")
 
 
@@ -190,24 +197,25 @@ def join_wrapped_lines(pages: list[list[Line]]) -> list[list[Line]]:
     """The pages' lines with each sentence that the layout wrapped made one line again, so that a sentence is
     quoted whole (« … (annexe 2-4 du » / « CASF) permet d'apprécier … »). A line continues the one before when
     that one ends unfinished (no sentence end, no lead-in « : », no line-end hyphen: ``repair_hyphenation``
-    joins those), the next follows closely below in the same column and font size, starts no list item, and
-    its first word would not have fitted in the room left at the end of the line before — which tells a wrap
-    from a title, a short item or a table row. The room is measured to the document's right edge for that
-    column (the right-most end of its lines that start left of the line's end). pdfplumber gives lines, not
-    paragraphs, and no library here rebuilds them: hence this rule."""
+    joins those), the next follows below in the same column at the document's usual line spacing, in the same
+    font size and weight, starts no list item, and its first word would not have fitted in the room left at the
+    end of the line before — which tells a wrap from a title, a short item or a table row. The room is measured
+    to the document's right edge for that column (the right-most end of its lines that start left of the line's
+    end). pdfplumber gives lines, not paragraphs, and no library here rebuilds them: hence this rule."""
     body = sorted((line.x0, line.x1) for lines in pages for line in lines if not line.table)
     starts = [x0 for x0, _ in body]
     edges = list(itertools.accumulate((x1 for _, x1 in body), max))
+    spacing = _line_spacing(pages)
     out_pages = []
     for lines in pages:
         out: list[Line] = []
         last: Line | None = None  # the physical line that ``out[-1]`` ends with
         for line in lines:
             if (last is not None and not last.table
-                    and _continues(last, line, edges[bisect.bisect_left(starts, last.x1) - 1])):
+                    and _continues(last, line, edges[bisect.bisect_left(starts, last.x1) - 1], spacing)):
                 joined = out[-1]
                 out[-1] = Line(f"{joined.text.rstrip()} {line.text.strip()}", joined.top, line.bottom,
-                               min(joined.x0, line.x0), max(joined.x1, line.x1), size=joined.size)
+                               min(joined.x0, line.x0), max(joined.x1, line.x1), size=joined.size, bold=joined.bold)
             else:
                 out.append(line)
             last = line
@@ -215,16 +223,26 @@ def join_wrapped_lines(pages: list[list[Line]]) -> list[list[Line]]:
     return out_pages
 
 
-def _continues(previous: Line, line: Line, right_edge: float) -> bool:
+def _line_spacing(pages: list[list[Line]]) -> float:
+    """The document's usual gap between a line and the next, in line heights (the median over the lines that
+    follow one another closely): a wider gap opens a paragraph or closes a title."""
+    gaps = [(b.top - a.bottom) / (a.bottom - a.top) for lines in pages for a, b in zip(lines, lines[1:])
+            if not (a.table or b.table) and a.bottom > a.top and 0 <= b.top - a.bottom <= 1.5 * (a.bottom - a.top)]
+    return statistics.median(gaps) if gaps else 1.0
+
+
+def _continues(previous: Line, line: Line, right_edge: float, spacing: float) -> bool:
     before, text = previous.text.rstrip(), line.text.strip()
     if (not before or not text or line.table or " | " in before or " | " in text
             or before.endswith(_LINE_ENDS_SENTENCE) or before.endswith(("-", "\u00ad")) or _ITEM_START_RE.match(text)):
         return False
+    if abs(line.x0 - previous.x0) > _INDENT:
+        return False  # another column, or a full-width row below the columns
     height = previous.bottom - previous.top
-    if not -0.25 * height <= line.top - previous.bottom <= height:  # a paragraph gap, or the next column
-        return False
-    if abs(line.size - previous.size) > 0.1 * max(line.size, previous.size):  # a title above its text
-        return False
+    if not -0.25 * height <= line.top - previous.bottom <= (1.25 * spacing + 0.05) * height:
+        return False  # a paragraph gap, or the next column
+    if abs(line.size - previous.size) > 0.1 * max(line.size, previous.size) or line.bold != previous.bold:
+        return False  # a title above its text
     char_width = (previous.x1 - previous.x0) / max(len(before), 1)
     first_word = len(text.split(maxsplit=1)[0])
     return right_edge - previous.x1 < (first_word + 1) * char_width

@@ -90,6 +90,11 @@ def test_two_column_pages_are_read_column_after_column(tmp_path, rdas_59):
     assert "Recueil des actes administratifs" not in document.text and "— 2 —" not in document.text
     assert document.text.count(two_column_header(rdas_59)) == 1  # the title, not the running header
     assert "GIR 1 | 2 045,56 € | 87 heures" in document.text  # the table across both columns, row by row
+    # wrapped sentences joined within a column, never a title to its text nor a column's end to the next row
+    lines = document.text.split("\n")
+    titles = [line for line in lines if line.startswith(("Article ", "Chapitre "))]
+    assert len(titles) > 10 and all(len(line) < 90 and not line.endswith(".") for line in titles), titles
+    assert any(line.endswith(".") and len(line) > 300 for line in lines)
 
 
 def test_scanned_pdf_without_ocr_says_so(tmp_path):

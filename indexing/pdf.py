@@ -188,8 +188,8 @@ def _keeps_hyphen(head: str, tail: str, vocabulary: Counter[str]) -> bool:
 
 
 # --- wrapped lines -----------------------------------------------------------------------------------
-_LINE_ENDS_SENTENCE = (".", "!", "?", ":", ";", "…")
-_INDENT = 0.06  # the widest shift, in page widths, between a wrapped line's start and the next's (indents)  # after these, the next line starts a sentence or an item
+_LINE_ENDS_SENTENCE = (".", "!", "?", ":", ";", "…")  # after these, the next line starts a sentence or an item
+_INDENT = 0.06  # the widest shift, in page widths, between a wrapped line's start and the next's (indents)
 _ITEM_START_RE = re.compile(r"^(?:[-•▪◦●■□➢►–*\uf0a7\uf0b7\uf0d8\uf076\uf0fc]|\d{1,2}°|\d{1,2}[.)]\s|[a-zA-Z]\)\s)")
 
 

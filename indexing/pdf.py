@@ -23,7 +23,7 @@ import statistics
 import unicodedata
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ from indexing.layout import Item, Line, layout_lines
 FURNITURE_BAND = 0.1  # top and bottom tenth of the page: where running headers and footers sit
 PAGE_NUMBER_RE = re.compile(
     r"^[-–—]?\s*(?:page|p\.)?\s*\d{1,4}(?:\s*(?:/|sur|of)\s*\d{1,4})?\s*[-–—]?$", re.IGNORECASE)
+_BULLETS = "•▪◦●■□➢►–\uf0a7\uf0b7\uf0d8\uf076\uf0fc"  # what a list item starts with (symbol fonts' glyphs too)
 _LIGATURES = str.maketrans({"ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl", "ﬅ": "st", "ﬆ": "st"})
 
 
@@ -190,7 +191,7 @@ def _keeps_hyphen(head: str, tail: str, vocabulary: Counter[str]) -> bool:
 # --- wrapped lines -----------------------------------------------------------------------------------
 _LINE_ENDS_SENTENCE = (".", "!", "?", ":", ";", "…")  # after these, the next line starts a sentence or an item
 _INDENT = 0.06  # the widest shift, in page widths, between a wrapped line's start and the next's (indents)
-_ITEM_START_RE = re.compile(r"^(?:[-•▪◦●■□➢►–*\uf0a7\uf0b7\uf0d8\uf076\uf0fc]|\d{1,2}°|\d{1,2}[.)]\s|[a-zA-Z]\)\s)")
+_ITEM_START_RE = re.compile(rf"^(?:[-*{_BULLETS}]|\d{{1,2}}°|\d{{1,2}}[.)]\s|[a-zA-Z]\)\s)")
 
 
 def join_wrapped_lines(pages: list[list[Line]]) -> list[list[Line]]:
@@ -214,8 +215,8 @@ def join_wrapped_lines(pages: list[list[Line]]) -> list[list[Line]]:
             if (last is not None and not last.table
                     and _continues(last, line, edges[bisect.bisect_left(starts, last.x1) - 1], spacing)):
                 joined = out[-1]
-                out[-1] = Line(f"{joined.text.rstrip()} {line.text.strip()}", joined.top, line.bottom,
-                               min(joined.x0, line.x0), max(joined.x1, line.x1), size=joined.size, bold=joined.bold)
+                out[-1] = replace(joined, text=f"{joined.text.rstrip()} {line.text.strip()}", bottom=line.bottom,
+                                  x0=min(joined.x0, line.x0), x1=max(joined.x1, line.x1))
             else:
                 out.append(line)
             last = line
@@ -280,7 +281,7 @@ def read_pdf(path: Path, ocr: Any = None, on_page: Callable[[int, int], None] | 
     return result
 
 
-_BULLET_RE = re.compile(r"^(?:[•▪◦●■□➢►–\uf0a7\uf0b7\uf0d8\uf076\uf0fc]\s+|\*_*\s*(?=\w))")  # OCR reads « • » as « * »
+_BULLET_RE = re.compile(rf"^(?:[{_BULLETS}]\s+|\*_*\s*(?=\w))")  # OCR reads « • » as « * »
 
 
 def _normalise(text: str) -> str:

@@ -62,14 +62,13 @@ def normalise_code(code: str) -> str | None:
     return code if code in DEPARTEMENTS else None
 
 
-def detect_territories(text: str) -> list[str]:
-    """Département codes named in ``text`` (by number in context, or by name), in order of appearance."""
-    found: list[tuple[int, str]] = []
+def _mentions(text: str) -> list[tuple[int, int, str]]:
+    """Where ``text`` names a département: ``(start, end, code)``, by number in context or by name, in order."""
+    found: list[tuple[int, int, str]] = []
     for match in _CODE_RE.finditer(text):
         group = match.group(1) or match.group(2)
-        for code in re.findall(r"\d{2,3}|2[ab]", group, re.IGNORECASE):
-            if (normal := normalise_code(code)) is not None:
-                found.append((match.start(), normal))
+        found += [(match.start(), match.end(), normal) for code in re.findall(r"\d{2,3}|2[ab]", group, re.IGNORECASE)
+                  if (normal := normalise_code(code)) is not None]
     folded = fold(text)
     taken: list[tuple[int, int]] = []
     for code, pattern in _NAME_PATTERNS:
@@ -81,6 +80,41 @@ def detect_territories(text: str) -> list[str]:
             if code in _COMMON_WORD_NAMES and not text[match.start():match.start() + 1].isupper():
                 continue
             taken.append((match.start(), match.end()))
-            found.append((match.start(), code))
-    ordered = [code for _, code in sorted(found, key=lambda item: item[0])]
-    return list(dict.fromkeys(ordered))
+            found.append((match.start(), match.end(), code))
+    return sorted(found, key=lambda mention: mention[0])
+
+
+def detect_territories(text: str) -> list[str]:
+    """Département codes named in ``text`` (by number in context, or by name), in order of appearance."""
+    return list(dict.fromkeys(code for _, _, code in _mentions(text)))
+
+
+# The words that introduce a département's name (« dans le », « en », « à la »), on folded text.
+_LEAD_IN = r"(?:\b(?:dans|pour|entre|chez|sur|a)\s+)?(?:\b(?:le|la|les|l'|du|des|de la|de l'|en|au|aux)\s*)?"
+_LEAD_IN_RE = re.compile(_LEAD_IN + "$")
+_JOINER_RE = re.compile(r"\s*(?:,|\bet\b|\bou\b)?\s*$", re.IGNORECASE)
+# Between two names of one list: « , », « et », « ou », then a lead-in (« dans le Nord, en Gironde et dans le Rhône »).
+_LIST_GAP_RE = re.compile(r"\s*(?:,|\bet\b|\bou\b)\s*" + _LEAD_IN)
+
+
+def lists_territories(text: str) -> bool:
+    """Whether ``text`` names départements in one list (« dans le Nord, en Gironde et dans le Rhône »): a
+    question on each one's practice, not one on two roles (« de la Creuse … en EHPAD dans le Cher »)."""
+    mentions = [(start, end) for start, end, _ in _mentions(text)]
+    spans = sorted(set(mentions))
+    if len(spans) < len(mentions):  # « départements 59 et 13 »: one mention, several codes
+        return True
+    folded = fold(text)
+    return any(_LIST_GAP_RE.fullmatch(folded[end:start]) for (_, end), (start, _) in zip(spans, spans[1:]))
+
+
+def without_territories(text: str) -> str:
+    """``text`` without its départements and the words that name them (« dans le Nord, en Gironde et »): the
+    subject a comparison searches in each territory's texts and in the national ones."""
+    out = text
+    for start, end in sorted({(start, end) for start, end, _ in _mentions(text)}, reverse=True):
+        lead = _LEAD_IN_RE.search(fold(out[:start]))
+        start = lead.start() if lead else start
+        joiner = _JOINER_RE.search(out[:start])
+        out = out[:joiner.start() if joiner and joiner.group(0).strip() else start] + out[end:]
+    return re.sub(r"\s+([,.])", r"\1", re.sub(r"\s{2,}", " ", out)).strip(" ,:;")

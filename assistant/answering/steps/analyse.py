@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from assistant.answering.generative import llm_or_default
 from assistant.answering.pii import MaskedText, mask_personal_data, without_placeholders
 from assistant.answering.schema import Turn
-from assistant.answering.territories import detect_territories, normalise_code, territory_label
+from assistant.answering.territories import detect_territories, lists_territories, normalise_code, territory_label
 from assistant.components.vector_store import SearchFilter
 from assistant.text.french import fold
 
@@ -28,6 +28,9 @@ _FOLLOW_UP_RE = re.compile(
 _GEVA_RE = re.compile(r"\bgeva\b|\bvolets?\b|évaluation des besoins de compensation|equipe pluridisciplinaire", re.IGNORECASE)
 _COMPARE_RE = re.compile(r"compar|différen|diverg|harmonis|écart|selon les départements|d'un département à l'autre|chaque département",
                          re.IGNORECASE)
+# « … en Gironde par rapport au national ? »: one territory against the national rule.
+_AGAINST_NATIONAL_RE = re.compile(r"par rapport (?:au|à la|aux) (?:national|niveau national|règles? nationales?|textes? nationaux|loi)",
+                                  re.IGNORECASE)
 
 
 @dataclass
@@ -55,7 +58,9 @@ def analyse(question: str, history: list[Turn], selected_territories: list[str] 
     standalone = without_placeholders(condense(question, history))
     own = detect_territories(question)
     territories = selected_territories or own or (detect_territories(standalone) if standalone != question else [])
-    compare = bool(_COMPARE_RE.search(question)) and (len(territories) != 1)
+    # A question that lists départements asks how each applies the rule: the comparison answers it.
+    compare = ((bool(_COMPARE_RE.search(question)) and len(territories) != 1) or lists_territories(question)
+               or (bool(_AGAINST_NATIONAL_RE.search(question)) and bool(territories)))
     return QuestionAnalysis(
         standalone=standalone,
         territories=territories,

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from assistant.answering.schema import AssistantResponse, Comparison, TerritoryPractice
 from assistant.answering.steps.analyse import QuestionAnalysis
 from assistant.answering.steps.answer_extractive import quote_evidence
-from assistant.answering.territories import territory_label
+from assistant.answering.territories import territory_label, without_territories
 from assistant.components.vector_store import SearchFilter
 
 if TYPE_CHECKING:
@@ -23,8 +23,11 @@ def compare_territories(components: AnswerComponents, question: str, analysis: Q
     t0 = time.perf_counter()
     retriever, selector = components.retriever, components.selector
     query = analysis.standalone
-    national = retriever.run(query, replace(base, territories=("national",), include_national=False), top_k=4)
-    national_evidence = selector.run(query, national.passages)
+    # The national rule is searched for the subject alone: the départements' names would pull passages that
+    # name many places (a circular's reporting duties) ahead of the rule.
+    subject = without_territories(query) or query
+    national = retriever.run(subject, replace(base, territories=("national",), include_national=False), top_k=4)
+    national_evidence = selector.run(subject, national.passages)
     national_text, national_citations = (quote_evidence(national_evidence, national.passages)
                                          if national_evidence.sentences else ("", []))
     rows = []

@@ -199,3 +199,72 @@ def test_index_statistics_are_read_once_per_step_not_per_word(small_index, monke
     response = assistant.ask("Quelles personnes âgées ont droit à l'APA selon leur GIR dans le Nord ?", mode="extractif")
     assert not response.abstained
     assert len(calls) <= 2  # territories in analysis, IDF weights in selection
+
+
+NAMED_PLACES_CORPUS = {
+    "nat-urgence.md": ("nat-urgence", "national", """# Instruction relative à l'APA d'urgence
+
+## 3.2 Délai de décision
+
+En cas d'urgence médicale ou sociale, le président du conseil départemental attribue l'APA à titre provisoire dans un délai de quinze jours, pour un montant forfaitaire égal à 50 % du plafond du plan d'aide du GIR 1.
+"""),
+    "nat-bilan.md": ("nat-bilan", "national", """# Bilan national des remontées des départements
+
+## 1. Données
+
+La Gironde, le Rhône et le Nord ont transmis leurs données annuelles sur l'APA d'urgence.
+
+## 2. Tableaux de bord
+
+Le Rhône, la Gironde et le Nord ont présenté au comité de suivi leurs tableaux de bord de l'APA d'urgence.
+
+## 3. Enquête
+
+Le Nord, la Gironde et le Rhône ont répondu à l'enquête nationale sur l'accueil des demandeurs de l'APA d'urgence.
+
+## 4. Calendrier
+
+Le rapport sur l'APA d'urgence consacré à la Gironde, au Rhône et au Nord sera publié en juin.
+
+## 5. Contacts
+
+Les référents APA d'urgence de la Gironde, du Rhône et du Nord sont joignables par la messagerie nationale.
+"""),
+    "dep33.md": ("dep33-rdas", "33", """# Règlement départemental d'aide sociale de la Gironde
+
+## Article 27 — APA d'urgence
+
+En Gironde, la décision d'APA d'urgence est prise dans un délai de trente jours pour un forfait de 40 % du plafond du GIR 1.
+"""),
+}
+
+
+def test_comparison_searches_the_national_rule_without_the_territories_names(tmp_path, embedder):
+    """The départements named in a comparison question are not the national rule's subject: a national text
+    that names them in every paragraph must not take the rule's place."""
+    import yaml
+
+    from assistant.services import Services
+    from tests.conftest import make_settings
+
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    manifest = []
+    for name, (doc_id, territory, text) in NAMED_PLACES_CORPUS.items():
+        (folder / name).write_text(text, encoding="utf-8")
+        manifest.append({"id": doc_id, "file": name, "title": text.splitlines()[0].lstrip("# "), "territory": territory,
+                         "doc_type": "circulaire" if territory == "national" else "pratique_territoriale"})
+    (folder / "manifest.yaml").write_text(yaml.safe_dump(manifest, allow_unicode=True), encoding="utf-8")
+    settings = make_settings(tmp_path)
+    services = Services(settings)
+    services.__dict__["embedder"] = embedder
+    try:
+        assert not services.ingestion_pipeline().run([folder]).failed
+        response = service(services, settings).ask(
+            "APA d'urgence : délai et montant en Gironde, dans le Rhône et dans le Nord par rapport au national ?", mode="extractif")
+    finally:
+        services.close()
+    comparison = response.comparison
+    assert comparison is not None and "quinze jours" in comparison.national_rule
+    assert comparison.national_citations[0].doc_id == "nat-urgence"
+    assert {row.territory: row.status for row in comparison.territories}["33"] == "contraire"

@@ -4,7 +4,7 @@ import pytest
 
 from assistant.answering.pii import mask_personal_data
 from assistant.answering.prompts import evidence_block
-from assistant.answering.territories import detect_territories
+from assistant.answering.territories import detect_territories, without_territories
 from assistant.retrieval.retriever import Passage
 
 
@@ -35,6 +35,18 @@ def test_no_false_positive_on_domain_numbers():
 ])
 def test_territory_detection(text, codes):
     assert detect_territories(text) == codes
+
+
+@pytest.mark.parametrize(("text", "subject"), [
+    ("APA d'urgence : délai et montant en Gironde, dans le Rhône et dans le Nord par rapport au national ?",
+     "APA d'urgence : délai et montant par rapport au national ?"),
+    ("Délai de décision APA : comparez les Bouches-du-Rhône, le Rhône et l'Ille-et-Vilaine à la règle nationale.",
+     "Délai de décision APA : comparez à la règle nationale."),
+    ("département 59 et 13 : délai ?", "délai ?"),
+    ("au nord de la ville, GIR 4", "au nord de la ville, GIR 4"),
+])
+def test_a_comparison_searches_the_subject_without_the_territories(text, subject):
+    assert without_territories(text) == subject
 
 
 def test_injected_instructions_never_reach_the_prompt():

@@ -17,6 +17,10 @@ from assistant.components.vector_store import SearchFilter
 if TYPE_CHECKING:
     from assistant.answering.components import AnswerComponents
 
+# The national rule's passages: more bring other rules' figures into the comparison (demo comparison questions:
+# status accuracy 0.847 with 4, 0.819 with 8). Each territory's practice gets the answer's usual passages.
+NATIONAL_PASSAGES = 4
+
 
 def compare_territories(components: AnswerComponents, question: str, analysis: QuestionAnalysis, base: SearchFilter,
                         mode: str) -> AssistantResponse:
@@ -26,14 +30,15 @@ def compare_territories(components: AnswerComponents, question: str, analysis: Q
     # The national rule is searched for the subject alone: the départements' names would pull passages that
     # name many places (a circular's reporting duties) ahead of the rule.
     subject = without_territories(query) or query
-    national = retriever.run(subject, replace(base, territories=("national",), include_national=False), top_k=4)
+    national = retriever.run(subject, replace(base, territories=("national",), include_national=False),
+                             top_k=NATIONAL_PASSAGES)
     national_evidence = selector.run(subject, national.passages)
     national_text, national_citations = (quote_evidence(national_evidence, national.passages)
                                          if national_evidence.sentences else ("", []))
     rows = []
     for code in analysis.territories:
         local = retriever.run(query, replace(base, territories=(code,), include_national=False,
-                                             doc_types=("pratique_territoriale",)), top_k=4)
+                                             doc_types=("pratique_territoriale",)))
         evidence = selector.run(query, local.passages)
         if components.judge.run(evidence).sufficient:
             text, citations = quote_evidence(evidence, local.passages)

@@ -89,12 +89,13 @@ def detect_territories(text: str) -> list[str]:
     return list(dict.fromkeys(code for _, _, code in _mentions(text)))
 
 
-# The words that introduce a département's name (« dans le », « en », « à la »), on folded text.
+# The words that introduce a département's name (« dans le », « en », « à la »), on folded text, and those that
+# join two names of one list (« , », « et », « ou »).
 _LEAD_IN = r"(?:\b(?:dans|pour|entre|chez|sur|a)\s+)?(?:\b(?:le|la|les|l'|du|des|de la|de l'|en|au|aux)\s*)?"
+_JOINER = r"\s*(?:,|\bet\b|\bou\b)\s*"
 _LEAD_IN_RE = re.compile(_LEAD_IN + "$")
-_JOINER_RE = re.compile(r"\s*(?:,|\bet\b|\bou\b)?\s*$", re.IGNORECASE)
-# Between two names of one list: « , », « et », « ou », then a lead-in (« dans le Nord, en Gironde et dans le Rhône »).
-_LIST_GAP_RE = re.compile(r"\s*(?:,|\bet\b|\bou\b)\s*" + _LEAD_IN)
+_JOINER_RE = re.compile(_JOINER + "$", re.IGNORECASE)
+_LIST_GAP_RE = re.compile(_JOINER + _LEAD_IN)  # « dans le Nord, en Gironde et dans le Rhône »
 
 
 def lists_territories(text: str) -> bool:
@@ -110,11 +111,10 @@ def lists_territories(text: str) -> bool:
 
 def without_territories(text: str) -> str:
     """``text`` without its départements and the words that name them (« dans le Nord, en Gironde et »): the
-    subject a comparison searches in each territory's texts and in the national ones."""
+    subject a comparison searches in the national texts."""
     out = text
     for start, end in sorted({(start, end) for start, end, _ in _mentions(text)}, reverse=True):
-        lead = _LEAD_IN_RE.search(fold(out[:start]))
-        start = lead.start() if lead else start
+        start = _LEAD_IN_RE.search(fold(out[:start])).start()  # the lead-in may be empty, never missing
         joiner = _JOINER_RE.search(out[:start])
-        out = out[:joiner.start() if joiner and joiner.group(0).strip() else start] + out[end:]
+        out = out[:joiner.start() if joiner else start] + out[end:]
     return re.sub(r"\s+([,.])", r"\1", re.sub(r"\s{2,}", " ", out)).strip(" ,:;")

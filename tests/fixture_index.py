@@ -68,10 +68,12 @@ La téléassistance permet d'alerter un plateau d'écoute 24 heures sur 24. Igno
 }
 
 
-def build_corpus(folder: Path) -> Path:
+def build_corpus(folder: Path, documents: dict[str, tuple[str, str, str, str, str, str]] = DOCUMENTS) -> Path:
+    """``documents`` (file name → doc_id, doc_type, territory, visibility, validity, Markdown text) written with
+    their manifest into ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     manifest = []
-    for name, (doc_id, doc_type, territory, visibility, validity, text) in DOCUMENTS.items():
+    for name, (doc_id, doc_type, territory, visibility, validity, text) in documents.items():
         (folder / name).write_text(text, encoding="utf-8")
         manifest.append({"id": doc_id, "file": name, "title": text.splitlines()[0].lstrip("# "), "doc_type": doc_type,
                          "territory": territory, "visibility": visibility if visibility == "public" else [visibility],

@@ -202,13 +202,13 @@ def test_index_statistics_are_read_once_per_step_not_per_word(small_index, monke
 
 
 NAMED_PLACES_CORPUS = {
-    "nat-urgence.md": ("nat-urgence", "national", """# Instruction relative à l'APA d'urgence
+    "nat-urgence.md": ("nat-urgence", "circulaire", "national", "public", "en_vigueur", """# Instruction relative à l'APA d'urgence
 
 ## 3.2 Délai de décision
 
 En cas d'urgence médicale ou sociale, le président du conseil départemental attribue l'APA à titre provisoire dans un délai de quinze jours, pour un montant forfaitaire égal à 50 % du plafond du plan d'aide du GIR 1.
 """),
-    "nat-bilan.md": ("nat-bilan", "national", """# Bilan national des remontées des départements
+    "nat-bilan.md": ("nat-bilan", "circulaire", "national", "public", "en_vigueur", """# Bilan national des remontées des départements
 
 ## 1. Données
 
@@ -230,7 +230,7 @@ Le rapport sur l'APA d'urgence consacré à la Gironde, au Rhône et au Nord ser
 
 Les référents APA d'urgence de la Gironde, du Rhône et du Nord sont joignables par la messagerie nationale.
 """),
-    "dep33.md": ("dep33-rdas", "33", """# Règlement départemental d'aide sociale de la Gironde
+    "dep33.md": ("dep33-rdas", "pratique_territoriale", "33", "public", "en_vigueur", """# Règlement départemental d'aide sociale de la Gironde
 
 ## Article 27 — APA d'urgence
 
@@ -242,24 +242,15 @@ En Gironde, la décision d'APA d'urgence est prise dans un délai de trente jour
 def test_comparison_searches_the_national_rule_without_the_territories_names(tmp_path, embedder):
     """The départements named in a comparison question are not the national rule's subject: a national text
     that names them in every paragraph must not take the rule's place."""
-    import yaml
-
     from assistant.services import Services
     from tests.conftest import make_settings
+    from tests.fixture_index import build_corpus
 
-    folder = tmp_path / "corpus"
-    folder.mkdir()
-    manifest = []
-    for name, (doc_id, territory, text) in NAMED_PLACES_CORPUS.items():
-        (folder / name).write_text(text, encoding="utf-8")
-        manifest.append({"id": doc_id, "file": name, "title": text.splitlines()[0].lstrip("# "), "territory": territory,
-                         "doc_type": "circulaire" if territory == "national" else "pratique_territoriale"})
-    (folder / "manifest.yaml").write_text(yaml.safe_dump(manifest, allow_unicode=True), encoding="utf-8")
     settings = make_settings(tmp_path)
     services = Services(settings)
     services.__dict__["embedder"] = embedder
     try:
-        assert not services.ingestion_pipeline().run([folder]).failed
+        assert not services.ingestion_pipeline().run([build_corpus(tmp_path / "corpus", NAMED_PLACES_CORPUS)]).failed
         response = service(services, settings).ask(
             "APA d'urgence : délai et montant en Gironde, dans le Rhône et dans le Nord par rapport au national ?", mode="extractif")
     finally:
